@@ -1,0 +1,56 @@
+/* forward.c - scalar forward pass: A = act(X W^T + b), canonical order, softmax by row. */
+#include "kernels.h"
+#include "scalar/math_p.h"
+
+/* Softmax of one row in place, following canon.h: max, exp, 16-partial sum, divide. */
+static void softmax_row(float *row, size_t n) {
+    float m = row[0];
+    for (size_t j = 1; j < n; j++)
+        m = row[j] > m ? row[j] : m;
+    bpq_s_rowsum sum;
+    bpq_s_rowsum_init(&sum);
+    for (size_t j = 0; j < n; j++) {
+        row[j] = bpq_s_exp(row[j] - m);
+        sum.p[j % BPQ_CANON_ROW_LANES] += row[j];
+    }
+    float s = bpq_s_rowsum_finish(&sum);
+    for (size_t j = 0; j < n; j++)
+        row[j] = row[j] / s;
+}
+
+/* One dot product per output, started from the bias. Four outputs are worked
+ * on together only so that four independent fma chains overlap in the CPU. */
+void bpq_forward_scalar(size_t batch, size_t n_in, size_t n_out, const float *x,
+                        const float *w, const float *b, bpq_act act, float *a) {
+    for (size_t r = 0; r < batch; r++) {
+        const float *xr = x + r * n_in;
+        float *ar = a + r * n_out;
+        size_t j = 0;
+        for (; j + 4 <= n_out; j += 4) {
+            const float *w0 = w + j * n_in, *w1 = w0 + n_in, *w2 = w1 + n_in, *w3 = w2 + n_in;
+            float c0 = b[j], c1 = b[j + 1], c2 = b[j + 2], c3 = b[j + 3];
+            for (size_t i = 0; i < n_in; i++) {
+                c0 = fmaf(xr[i], w0[i], c0);
+                c1 = fmaf(xr[i], w1[i], c1);
+                c2 = fmaf(xr[i], w2[i], c2);
+                c3 = fmaf(xr[i], w3[i], c3);
+            }
+            ar[j] = c0;
+            ar[j + 1] = c1;
+            ar[j + 2] = c2;
+            ar[j + 3] = c3;
+        }
+        for (; j < n_out; j++) {
+            const float *wj = w + j * n_in;
+            float c = b[j];
+            for (size_t i = 0; i < n_in; i++)
+                c = fmaf(xr[i], wj[i], c);
+            ar[j] = c;
+        }
+        if (act == BPQ_ACT_SOFTMAX)
+            softmax_row(ar, n_out);
+        else if (act != BPQ_ACT_IDENTITY)
+            for (j = 0; j < n_out; j++)
+                ar[j] = bpq_s_act(act, ar[j]);
+    }
+}

@@ -1,0 +1,145 @@
+/* math_p.h - scalar form of the canonical recipes of canon.h: exp, log, activations, row sums. */
+#ifndef BPQ_SCALAR_MATH_P_H
+#define BPQ_SCALAR_MATH_P_H
+
+#include <float.h>
+#include <math.h> /* fmaf only: a single correctly rounded operation, not an approximation */
+#include <stdint.h>
+#include <string.h>
+
+#include "bpq.h"
+#include "canon.h"
+
+static inline uint32_t bpq_s_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static inline float bpq_s_float(uint32_t u) {
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static inline float bpq_s_abs(float x) { return bpq_s_float(bpq_s_bits(x) & 0x7fffffffu); }
+
+/* 2^k for -126 <= k <= 127, built in the exponent field. */
+static inline float bpq_s_pow2i(int32_t k) { return bpq_s_float((uint32_t)(k + 127) << 23); }
+
+static inline float bpq_s_exp(float x) {
+    x = x < BPQ_EXP_MIN ? BPQ_EXP_MIN : x;
+    x = x > BPQ_EXP_MAX ? BPQ_EXP_MAX : x;
+    float n = fmaf(x, BPQ_LOG2E, BPQ_SHIFTER) - BPQ_SHIFTER;
+    float r = fmaf(n, -BPQ_LN2_HI, x);
+    r = fmaf(n, -BPQ_LN2_LO, r);
+    float p = BPQ_EXP_P6;
+    p = fmaf(p, r, BPQ_EXP_P5);
+    p = fmaf(p, r, BPQ_EXP_P4);
+    p = fmaf(p, r, BPQ_EXP_P3);
+    p = fmaf(p, r, BPQ_EXP_P2);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    if (x != x) /* NaN: the integer conversion below would be undefined */
+        return x;
+    int32_t k = (int32_t)n;          /* exact: n is an integer in [-150, 127] */
+    int32_t k1 = (k + 256) / 2 - 128; /* floor(k / 2) without shifting a negative */
+    int32_t k2 = k - k1;
+    return (p * bpq_s_pow2i(k1)) * bpq_s_pow2i(k2);
+}
+
+static inline float bpq_s_log(float x) {
+    x = x < FLT_MIN ? FLT_MIN : x;
+    x = x > FLT_MAX ? FLT_MAX : x;
+    if (x != x)
+        return x;
+    uint32_t u = bpq_s_bits(x);
+    int32_t k = (int32_t)(u >> 23) - 127;
+    float m = bpq_s_float((u & 0x007fffffu) | 0x3f800000u);
+    if (m > BPQ_SQRT2) {
+        m = m * 0.5f;
+        k = k + 1;
+    }
+    float f = m - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float s2 = s + s;
+    float q = BPQ_LOG_P2;
+    q = fmaf(q, z, BPQ_LOG_P1);
+    q = fmaf(q, z, BPQ_LOG_P0);
+    float l = fmaf(s2 * z, q, s2);
+    float kf = (float)k;
+    return fmaf(kf, BPQ_LN2_HI, fmaf(kf, BPQ_LN2_LO, l));
+}
+
+static inline float bpq_s_sigmoid(float z) {
+    float e = bpq_s_exp(-bpq_s_abs(z));
+    float d = 1.0f + e;
+    return (z >= 0.0f ? 1.0f : e) / d;
+}
+
+static inline float bpq_s_tanh(float z) {
+    float az = bpq_s_abs(z);
+    if (az < BPQ_TANH_SMALL) {
+        float w = z * z;
+        float p = BPQ_TANH_P4;
+        p = fmaf(p, w, BPQ_TANH_P3);
+        p = fmaf(p, w, BPQ_TANH_P2);
+        p = fmaf(p, w, BPQ_TANH_P1);
+        p = fmaf(p, w, BPQ_TANH_P0);
+        return fmaf(z * w, p, z);
+    }
+    float c = az > BPQ_TANH_CLAMP ? BPQ_TANH_CLAMP : az;
+    float e = bpq_s_exp(c + c);
+    float t = 1.0f - 2.0f / (e + 1.0f);
+    return bpq_s_float(bpq_s_bits(t) | (bpq_s_bits(z) & 0x80000000u));
+}
+
+static inline float bpq_s_relu(float z) { return z <= 0.0f ? 0.0f : z; }
+
+/* Elementwise activation; softmax is a row operation and is handled by the caller. */
+static inline float bpq_s_act(bpq_act act, float z) {
+    switch (act) {
+    case BPQ_ACT_SIGMOID:
+        return bpq_s_sigmoid(z);
+    case BPQ_ACT_TANH:
+        return bpq_s_tanh(z);
+    case BPQ_ACT_RELU:
+        return bpq_s_relu(z);
+    default:
+        return z;
+    }
+}
+
+/* act'(z) expressed through the output a = act(z). */
+static inline float bpq_s_dact(bpq_act act, float a) {
+    switch (act) {
+    case BPQ_ACT_SIGMOID:
+        return fmaf(-a, a, a);
+    case BPQ_ACT_TANH:
+        return fmaf(-a, a, 1.0f);
+    case BPQ_ACT_RELU:
+        return a > 0.0f ? 1.0f : (a <= 0.0f ? 0.0f : a);
+    default:
+        return 1.0f;
+    }
+}
+
+/* The canonical 16-partial row sum, fed one element at a time. */
+typedef struct bpq_s_rowsum {
+    float p[BPQ_CANON_ROW_LANES];
+} bpq_s_rowsum;
+
+static inline void bpq_s_rowsum_init(bpq_s_rowsum *s) {
+    for (int i = 0; i < BPQ_CANON_ROW_LANES; i++)
+        s->p[i] = 0.0f;
+}
+
+static inline float bpq_s_rowsum_finish(bpq_s_rowsum *s) {
+    for (int w = BPQ_CANON_ROW_LANES / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++)
+            s->p[i] = s->p[i] + s->p[i + w];
+    return s->p[0];
+}
+
+#endif /* BPQ_SCALAR_MATH_P_H */
