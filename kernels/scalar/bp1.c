@@ -9,7 +9,7 @@ static inline float loss_term(bpq_loss loss, float a, float y) {
         return (d * d) * 0.5f;
     }
     if (loss == BPQ_LOSS_BCE)
-        return -fmaf(y, bpq_s_log(a), (1.0f - y) * bpq_s_log(1.0f - a));
+        return -bpq_s_fma(y, bpq_s_log(a), (1.0f - y) * bpq_s_log(1.0f - a));
     return -(y * bpq_s_log(a));
 }
 

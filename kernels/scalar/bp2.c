@@ -19,7 +19,7 @@ void bpq_bp2_scalar(size_t batch, size_t n_next, size_t n, const float *delta_ne
                 const float *wk = w_next + k * n + i0;
                 float d = dn[k];
                 for (size_t i = 0; i < nb; i++)
-                    acc[i] = fmaf(d, wk[i], acc[i]);
+                    acc[i] = bpq_s_fma(d, wk[i], acc[i]);
             }
             const float *ar = a + r * n + i0;
             float *out = delta + r * n + i0;

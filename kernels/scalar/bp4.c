@@ -17,7 +17,7 @@ void bpq_bp4_scalar(size_t batch, size_t n_out, size_t n_in, const float *delta,
                 float d = delta[r * n_out + j];
                 const float *xr = x + r * n_in + i0;
                 for (size_t i = 0; i < nb; i++)
-                    acc[i] = fmaf(d, xr[i], acc[i]);
+                    acc[i] = bpq_s_fma(d, xr[i], acc[i]);
             }
             bpq_s_finish(acc, nb, batch, mean, accumulate, dw + j * n_in + i0);
         }

@@ -30,10 +30,10 @@ void bpq_forward_scalar(size_t batch, size_t n_in, size_t n_out, const float *x,
             const float *w0 = w + j * n_in, *w1 = w0 + n_in, *w2 = w1 + n_in, *w3 = w2 + n_in;
             float c0 = b[j], c1 = b[j + 1], c2 = b[j + 2], c3 = b[j + 3];
             for (size_t i = 0; i < n_in; i++) {
-                c0 = fmaf(xr[i], w0[i], c0);
-                c1 = fmaf(xr[i], w1[i], c1);
-                c2 = fmaf(xr[i], w2[i], c2);
-                c3 = fmaf(xr[i], w3[i], c3);
+                c0 = bpq_s_fma(xr[i], w0[i], c0);
+                c1 = bpq_s_fma(xr[i], w1[i], c1);
+                c2 = bpq_s_fma(xr[i], w2[i], c2);
+                c3 = bpq_s_fma(xr[i], w3[i], c3);
             }
             ar[j] = c0;
             ar[j + 1] = c1;
@@ -44,7 +44,7 @@ void bpq_forward_scalar(size_t batch, size_t n_in, size_t n_out, const float *x,
             const float *wj = w + j * n_in;
             float c = b[j];
             for (size_t i = 0; i < n_in; i++)
-                c = fmaf(xr[i], wj[i], c);
+                c = bpq_s_fma(xr[i], wj[i], c);
             ar[j] = c;
         }
         if (act == BPQ_ACT_SOFTMAX)

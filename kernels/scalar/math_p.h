@@ -3,12 +3,43 @@
 #define BPQ_SCALAR_MATH_P_H
 
 #include <float.h>
-#include <math.h> /* fmaf only: a single correctly rounded operation, not an approximation */
+#include <math.h> /* fmaf only, where it is one instruction */
 #include <stdint.h>
 #include <string.h>
 
 #include "bpq.h"
 #include "canon.h"
+
+/*
+ * fma(a, b, c) rounded once. Where the compiler has a hardware fma
+ * (__FP_FAST_FMAF, e.g. AArch64) fmaf is that one instruction. Elsewhere
+ * (baseline x86-64) fmaf would be a libm call per element, so it is done
+ * here exactly in double instead: a*b is exact in double, the sum's
+ * rounding error is recovered with TwoSum, and the sum is rounded to odd
+ * (truncate, then set the last bit if anything was lost). A value rounded
+ * to odd with 53 bits rounds to float (24 bits) exactly as the exact sum
+ * would, so the result equals a true fused multiply-add, bit for bit.
+ */
+static inline float bpq_s_fma(float a, float b, float c) {
+#if defined(__FP_FAST_FMAF) || !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+    return fmaf(a, b, c);
+#else
+    double p = (double)a * (double)b;
+    double s = p + (double)c;
+    double pv = s - (double)c; /* TwoSum: s + err == p + c exactly */
+    double cv = s - pv;
+    double err = (p - pv) + ((double)c - cv);
+    if (err != 0.0 && s - s == 0.0) {
+        uint64_t u;
+        memcpy(&u, &s, sizeof u);
+        if ((err < 0.0) != (s < 0.0))
+            u -= 1; /* s overshot the exact sum: step its magnitude back one ulp */
+        u |= 1;
+        memcpy(&s, &u, sizeof s);
+    }
+    return (float)s;
+#endif
+}
 
 static inline uint32_t bpq_s_bits(float x) {
     uint32_t u;
@@ -30,16 +61,16 @@ static inline float bpq_s_pow2i(int32_t k) { return bpq_s_float((uint32_t)(k + 1
 static inline float bpq_s_exp(float x) {
     x = x < BPQ_EXP_MIN ? BPQ_EXP_MIN : x;
     x = x > BPQ_EXP_MAX ? BPQ_EXP_MAX : x;
-    float n = fmaf(x, BPQ_LOG2E, BPQ_SHIFTER) - BPQ_SHIFTER;
-    float r = fmaf(n, -BPQ_LN2_HI, x);
-    r = fmaf(n, -BPQ_LN2_LO, r);
+    float n = bpq_s_fma(x, BPQ_LOG2E, BPQ_SHIFTER) - BPQ_SHIFTER;
+    float r = bpq_s_fma(n, -BPQ_LN2_HI, x);
+    r = bpq_s_fma(n, -BPQ_LN2_LO, r);
     float p = BPQ_EXP_P6;
-    p = fmaf(p, r, BPQ_EXP_P5);
-    p = fmaf(p, r, BPQ_EXP_P4);
-    p = fmaf(p, r, BPQ_EXP_P3);
-    p = fmaf(p, r, BPQ_EXP_P2);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
+    p = bpq_s_fma(p, r, BPQ_EXP_P5);
+    p = bpq_s_fma(p, r, BPQ_EXP_P4);
+    p = bpq_s_fma(p, r, BPQ_EXP_P3);
+    p = bpq_s_fma(p, r, BPQ_EXP_P2);
+    p = bpq_s_fma(p, r, 1.0f);
+    p = bpq_s_fma(p, r, 1.0f);
     if (x != x) /* NaN: the integer conversion below would be undefined */
         return x;
     int32_t k = (int32_t)n;          /* exact: n is an integer in [-150, 127] */
@@ -65,11 +96,11 @@ static inline float bpq_s_log(float x) {
     float z = s * s;
     float s2 = s + s;
     float q = BPQ_LOG_P2;
-    q = fmaf(q, z, BPQ_LOG_P1);
-    q = fmaf(q, z, BPQ_LOG_P0);
-    float l = fmaf(s2 * z, q, s2);
+    q = bpq_s_fma(q, z, BPQ_LOG_P1);
+    q = bpq_s_fma(q, z, BPQ_LOG_P0);
+    float l = bpq_s_fma(s2 * z, q, s2);
     float kf = (float)k;
-    return fmaf(kf, BPQ_LN2_HI, fmaf(kf, BPQ_LN2_LO, l));
+    return bpq_s_fma(kf, BPQ_LN2_HI, bpq_s_fma(kf, BPQ_LN2_LO, l));
 }
 
 static inline float bpq_s_sigmoid(float z) {
@@ -83,11 +114,11 @@ static inline float bpq_s_tanh(float z) {
     if (az < BPQ_TANH_SMALL) {
         float w = z * z;
         float p = BPQ_TANH_P4;
-        p = fmaf(p, w, BPQ_TANH_P3);
-        p = fmaf(p, w, BPQ_TANH_P2);
-        p = fmaf(p, w, BPQ_TANH_P1);
-        p = fmaf(p, w, BPQ_TANH_P0);
-        return fmaf(z * w, p, z);
+        p = bpq_s_fma(p, w, BPQ_TANH_P3);
+        p = bpq_s_fma(p, w, BPQ_TANH_P2);
+        p = bpq_s_fma(p, w, BPQ_TANH_P1);
+        p = bpq_s_fma(p, w, BPQ_TANH_P0);
+        return bpq_s_fma(z * w, p, z);
     }
     float c = az > BPQ_TANH_CLAMP ? BPQ_TANH_CLAMP : az;
     float e = bpq_s_exp(c + c);
@@ -115,9 +146,9 @@ static inline float bpq_s_act(bpq_act act, float z) {
 static inline float bpq_s_dact(bpq_act act, float a) {
     switch (act) {
     case BPQ_ACT_SIGMOID:
-        return fmaf(-a, a, a);
+        return bpq_s_fma(-a, a, a);
     case BPQ_ACT_TANH:
-        return fmaf(-a, a, 1.0f);
+        return bpq_s_fma(-a, a, 1.0f);
     case BPQ_ACT_RELU:
         return a > 0.0f ? 1.0f : (a <= 0.0f ? 0.0f : a);
     default:

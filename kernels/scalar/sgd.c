@@ -5,5 +5,5 @@
 void bpq_sgd_scalar(size_t n, float lr, const float *grad, float *param) {
     float neg = -lr;
     for (size_t i = 0; i < n; i++)
-        param[i] = fmaf(neg, grad[i], param[i]);
+        param[i] = bpq_s_fma(neg, grad[i], param[i]);
 }
