@@ -9,6 +9,13 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# ctest runs every test binary through the emulator; -L points it at the
-# AArch64 C library and loader that Debian's cross packages install.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/aarch64-linux-gnu)
+# ctest runs every test binary through the emulator. The tests need arm64
+# cmocka (libcmocka-dev:arm64), which brings Debian's multiarch arm64 C
+# library; qemu then finds its loader at the normal path. Without it, -L
+# points qemu at the cross toolchain's copy, but with that copy qemu 7.2
+# hangs in pthread_create, so the multiarch one is preferred.
+if(EXISTS /lib/ld-linux-aarch64.so.1)
+  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)
+else()
+  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/aarch64-linux-gnu)
+endif()
