@@ -29,14 +29,13 @@ static inline float bpq_s_fma(float a, float b, float c) {
     double pv = s - (double)c; /* TwoSum: s + err == p + c exactly */
     double cv = s - pv;
     double err = (p - pv) + ((double)c - cv);
-    if (err != 0.0 && s - s == 0.0) {
-        uint64_t u;
-        memcpy(&u, &s, sizeof u);
-        if ((err < 0.0) != (s < 0.0))
-            u -= 1; /* s overshot the exact sum: step its magnitude back one ulp */
-        u |= 1;
-        memcpy(&s, &u, sizeof s);
-    }
+    /* Branch-free so that the compiler can keep loops of it vectorised. */
+    uint64_t inexact = (uint64_t)(err != 0.0 && s - s == 0.0);
+    uint64_t overshot = inexact & (uint64_t)((err < 0.0) != (s < 0.0));
+    uint64_t u;
+    memcpy(&u, &s, sizeof u);
+    u = (u - overshot) | inexact; /* step |s| back one ulp if it overshot; sticky bit */
+    memcpy(&s, &u, sizeof s);
     return (float)s;
 #endif
 }
