@@ -43,7 +43,7 @@ typedef struct sweep_result {
 static uint32_t stride_from_env(void) {
     const char *s = getenv("BPQ_ACCURACY_STRIDE");
     long v = s ? strtol(s, NULL, 10) : 0;
-    return v > 0 ? (uint32_t)v : 61u;
+    return v > 0 ? (uint32_t)v : 263u;
 }
 
 /* Visits the floats of [lo, hi] (both finite, lo < hi) by bit pattern. */
@@ -186,11 +186,49 @@ static void test_softmax(void **state) {
     assert_true(worst_rel <= 8.0);
 }
 
+/* bpq_s_fma must equal a true fused multiply-add (libm's fmaf) bit for bit. */
+static void test_fma_emulation(void **state) {
+    (void)state;
+    static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 0x1p-149f, -0x1p-149f, FLT_MIN,
+                                    FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN, 0x1p-75f,
+                                    0x1.fffffep-1f, 3.0f, 0x1p+64f};
+    const size_t ns = sizeof special / sizeof special[0];
+    uint64_t s = 0x243f6a8885a308d3u;
+    size_t mismatches = 0, tried = 0;
+    for (size_t t = 0; t < 4000000; t++) {
+        float v[3];
+        for (int k = 0; k < 3; k++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            uint32_t u = (uint32_t)(s >> 32);
+            if ((s & 15) == 0)
+                v[k] = special[(s >> 8) % ns];
+            else if ((s & 15) < 4) /* near 1, where cancellation is common */
+                v[k] = bpq_s_float((u & 0x80ffffffu) | 0x3f000000u);
+            else
+                v[k] = bpq_s_float(u);
+        }
+        /* c = -(a*b) rounded, so the sum cancels to the product's rounding error. */
+        if ((s & 0x30) == 0x30)
+            v[2] = -(v[0] * v[1]);
+        float got = bpq_s_fma(v[0], v[1], v[2]);
+        float want = fmaf(v[0], v[1], v[2]);
+        tried++;
+        if (isnan(want) ? !isnan(got) : bpq_s_bits(got) != bpq_s_bits(want)) {
+            if (mismatches++ < 5)
+                printf("fma(%a, %a, %a): got %a want %a\n", (double)v[0], (double)v[1],
+                       (double)v[2], (double)got, (double)want);
+        }
+    }
+    printf("[ accuracy ] fma      %zu mismatches in %zu triples\n", mismatches, tried);
+    assert_int_equal(mismatches, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp),        cmocka_unit_test(test_sigmoid),
         cmocka_unit_test(test_tanh),       cmocka_unit_test(test_log),
         cmocka_unit_test(test_saturation), cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_fma_emulation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
