@@ -96,7 +96,8 @@ typedef enum bpq_loss {
 
 /**
  * How BP3 and BP4 reduce over the batch. Give #BPQ_REDUCE_SUM or
- * #BPQ_REDUCE_MEAN, optionally OR-ed with #BPQ_REDUCE_ACCUMULATE.
+ * #BPQ_REDUCE_MEAN, optionally OR-ed with #BPQ_REDUCE_ACCUMULATE. (In C++
+ * the OR of two enumerators is an int: cast it back to bpq_reduce.)
  */
 typedef enum bpq_reduce {
     BPQ_REDUCE_SUM = 0,          /**< g = sum over the batch. */
@@ -172,8 +173,9 @@ BPQ_API bpq_status bpq_forward(size_t batch, size_t n_in, size_t n_out, const fl
  * @par Error bound
  * `delta` is within 3 u relative of the exact value for the given `a`
  * and `y` (roundings of `a - y`, of `act'(a)` and of their product). The
- * loss is within about `(n + 3) u` relative for MSE; for BCE and XENT each
- * logarithm adds at most 2 ulp (measured 1.97 over every normal float).
+ * loss is within `(n + 16) u` of the sum of the terms' magnitudes for MSE
+ * (the bound the tests check); for BCE and XENT each logarithm adds at most
+ * 2 ulp (measured 1.97 over every normal float).
  *
  * @return #BPQ_OK, #BPQ_ERR_NULL_POINTER, #BPQ_ERR_ZERO_SIZE,
  *         #BPQ_ERR_SIZE_OVERFLOW, #BPQ_ERR_BAD_ENUM,
@@ -281,7 +283,8 @@ BPQ_API bpq_status bpq_sgd_step(size_t n, float lr, const float *grad, float *pa
 /**
  * @brief The implementation the calls use now.
  *
- * The first call of any bpq function picks it, once, thread-safely: the
+ * The first call that needs an implementation picks it, once, and
+ * thread-safely: the
  * best one the build and the CPU support, capped by the environment
  * variable `BPQ_ISA` (`reference`, `scalar`, `avx2`, `avx512`, `neon` or
  * `auto`; a name the CPU or build lacks falls back to the best one below

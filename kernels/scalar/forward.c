@@ -2,22 +2,6 @@
 #include "kernels.h"
 #include "scalar/math_p.h"
 
-/* Softmax of one row in place, following canon.h: max, exp, 16-partial sum, divide. */
-static void softmax_row(float *row, size_t n) {
-    float m = row[0];
-    for (size_t j = 1; j < n; j++)
-        m = row[j] > m ? row[j] : m;
-    bpq_s_rowsum sum;
-    bpq_s_rowsum_init(&sum);
-    for (size_t j = 0; j < n; j++) {
-        row[j] = bpq_s_exp(row[j] - m);
-        sum.p[j % BPQ_CANON_ROW_LANES] += row[j];
-    }
-    float s = bpq_s_rowsum_finish(&sum);
-    for (size_t j = 0; j < n; j++)
-        row[j] = row[j] / s;
-}
-
 /* One dot product per output, started from the bias. Four outputs are worked
  * on together only so that four independent fma chains overlap in the CPU. */
 void bpq_forward_scalar(size_t batch, size_t n_in, size_t n_out, const float *x,
@@ -48,7 +32,7 @@ void bpq_forward_scalar(size_t batch, size_t n_in, size_t n_out, const float *x,
             ar[j] = c;
         }
         if (act == BPQ_ACT_SOFTMAX)
-            softmax_row(ar, n_out);
+            bpq_s_softmax_row(ar, n_out);
         else if (act != BPQ_ACT_IDENTITY)
             for (j = 0; j < n_out; j++)
                 ar[j] = bpq_s_act(act, ar[j]);

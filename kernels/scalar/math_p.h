@@ -3,6 +3,7 @@
 #define BPQ_SCALAR_MATH_P_H
 
 #include <float.h>
+#include <stddef.h>
 #include <math.h> /* fmaf only, where it is one instruction */
 #include <stdint.h>
 #include <string.h>
@@ -170,6 +171,22 @@ static inline float bpq_s_rowsum_finish(bpq_s_rowsum *s) {
         for (int i = 0; i < w; i++)
             s->p[i] = s->p[i] + s->p[i + w];
     return s->p[0];
+}
+
+/* Softmax of one row in place, as canon.h orders it: max, exp, 16-partial sum, divide. */
+static inline void bpq_s_softmax_row(float *row, size_t n) {
+    float m = row[0];
+    for (size_t j = 1; j < n; j++)
+        m = row[j] > m ? row[j] : m;
+    bpq_s_rowsum sum;
+    bpq_s_rowsum_init(&sum);
+    for (size_t j = 0; j < n; j++) {
+        row[j] = bpq_s_exp(row[j] - m);
+        sum.p[j % BPQ_CANON_ROW_LANES] += row[j];
+    }
+    float s = bpq_s_rowsum_finish(&sum);
+    for (size_t j = 0; j < n; j++)
+        row[j] = row[j] / s;
 }
 
 #endif /* BPQ_SCALAR_MATH_P_H */
