@@ -40,6 +40,12 @@
  * @par Threads
  * Every function may be called from any number of threads at once. The
  * functions run on the calling thread only.
+ *
+ * @par Memory
+ * No function allocates heap memory. The AVX2 kernels pack operands into
+ * workspace on the calling thread's stack: at most about 60 KiB (BP4; the
+ * forward pass and BP2 about 34 KiB), so a thread calling bpq needs at
+ * least 128 KiB of stack (glibc's default is 8 MiB).
  */
 
 #include <stddef.h>

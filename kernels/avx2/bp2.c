@@ -1,0 +1,80 @@
+/* bp2.c - AVX2 BP2: D = (D_next W_next) * act'(A) as a blocked GEMM with act' fused. */
+#include "avx2/gemm_p.h"
+#include "kernels.h"
+
+/* One example: floats of the on-stack row of running sums (8 KiB, L1). */
+#define BPQ_BP2_COLS 2048
+/* Rows folded per pass over the running sums: 8 FMAs per load and store of
+ * a sum, 8 streams (4 and 12 measured slower). */
+#define BPQ_BP2_ROWS 8
+
+/* acc[0, 8 nvec) (+ a masked vector of `tail` lanes) += rows k0..k0+R-1 of
+ * w (stride n, from column i0), each scaled by its dn[k], k ascending per
+ * output. R rows stream side by side, each read front to back, so the
+ * hardware prefetchers follow them. */
+BPQ_AVX2_INLINE void bp2_gemv_rows(const int R, size_t k0, size_t n, size_t i0, size_t nvec,
+                                   size_t tail, const float *dn, const float *w, float *acc) {
+    const float *wr = w + k0 * n + i0;
+    __m256 d[BPQ_BP2_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        d[r] = _mm256_broadcast_ss(dn + k0 + r);
+    for (size_t v = 0; v < nvec; v++) {
+        __m256 s = _mm256_load_ps(acc + 8 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            s = _mm256_fmadd_ps(d[r], _mm256_loadu_ps(wr + r * n + 8 * v), s);
+        _mm256_store_ps(acc + 8 * v, s);
+    }
+    if (tail) {
+        /* Lanes past the end read +0 and are never stored to delta. */
+        const __m256i m = bpq_avx2_mask(tail);
+        __m256 s = _mm256_load_ps(acc + 8 * nvec);
+        for (int r = 0; r < R; r++)
+            s = _mm256_fmadd_ps(d[r], _mm256_maskload_ps(wr + r * n + 8 * nvec, m), s);
+        _mm256_store_ps(acc + 8 * nvec, s);
+    }
+}
+
+/*
+ * One example: delta[i] = (sum_k dn[k] w[k, i]) * act'(a[i]). The rows of
+ * w_next run along the outputs, so each weight is used once, in place:
+ * eight rows at a time are folded into a row of running sums kept in L1
+ * (delta may be a, so the sums cannot live in delta).
+ */
+__attribute__((noinline)) static void bp2_gemv(size_t n_next, size_t n, const float *dn,
+                                               const float *w, const float *a, bpq_act act,
+                                               float *delta) {
+    _Alignas(64) float acc[BPQ_BP2_COLS];
+    for (size_t i0 = 0; i0 < n; i0 += BPQ_BP2_COLS) {
+        const size_t nb = n - i0 < BPQ_BP2_COLS ? n - i0 : BPQ_BP2_COLS;
+        const size_t nvec = nb / 8, tail = nb % 8;
+        for (size_t v = 0; v < (nb + 7) / 8; v++)
+            _mm256_store_ps(acc + 8 * v, _mm256_setzero_ps());
+        size_t k = 0;
+        for (; k + BPQ_BP2_ROWS <= n_next; k += BPQ_BP2_ROWS)
+            bp2_gemv_rows(BPQ_BP2_ROWS, k, n, i0, nvec, tail, dn, w, acc);
+        for (; k < n_next; k++)
+            bp2_gemv_rows(1, k, n, i0, nvec, tail, dn, w, acc);
+        for (size_t v = 0; v < (nb + 7) / 8; v++) {
+            size_t cnt = v < nvec ? 8 : tail;
+            __m256 g = _mm256_load_ps(acc + 8 * v);
+            if (act != BPQ_ACT_IDENTITY) {
+                __m256 av = bpq_avx2_strip_load(a + i0 + 8 * v, cnt, 0);
+                g = _mm256_mul_ps(g, bpq_avx2_dact(act, av));
+            }
+            bpq_avx2_strip_store(delta + i0 + 8 * v, cnt, 0, g);
+        }
+    }
+}
+
+void bpq_bp2_avx2(size_t batch, size_t n_next, size_t n, const float *delta_next,
+                  const float *w_next, const float *a, bpq_act act, float *delta) {
+    if (batch == 1) {
+        bp2_gemv(n_next, n, delta_next, w_next, a, act, delta);
+        return;
+    }
+    bpq_avx2_gemm g = {.m = batch, .n = n, .k = n_next, .a = delta_next, .lda = n_next,
+                       .b = w_next, .ldb = n, .c = delta, .ldc = n, .act_in = a, .act = act};
+    bpq_avx2_gemm_run(BPQ_AVX2_OP_BP2, &g);
+}

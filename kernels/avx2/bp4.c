@@ -1,0 +1,47 @@
+/* bp4.c - AVX2 BP4: dW = D^T X summed (or averaged) over the batch, as a blocked GEMM. */
+#include "avx2/gemm_p.h"
+#include "kernels.h"
+
+/*
+ * A batch of one is an outer product, dw[j, i] = fma(delta[j], x[i], +0)
+ * (+ dw[j, i] when accumulating): nothing to reuse, so no packing, just a
+ * stream of stores. The mean divides by 1, which changes no bits (a NaN
+ * stays a NaN), so it is left out.
+ */
+static void bp4_outer(size_t n_out, size_t n_in, const float *d, const float *x, int accumulate,
+                      float *dw) {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i tail = bpq_avx2_mask(n_in % 8);
+    for (size_t j = 0; j < n_out; j++) {
+        const __m256 dj = _mm256_broadcast_ss(d + j);
+        float *out = dw + j * n_in;
+        size_t i = 0;
+        if (accumulate) {
+            for (; i + 8 <= n_in; i += 8) {
+                __m256 g = _mm256_fmadd_ps(dj, _mm256_loadu_ps(x + i), zero);
+                _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(out + i), g));
+            }
+        } else {
+            for (; i + 8 <= n_in; i += 8)
+                _mm256_storeu_ps(out + i, _mm256_fmadd_ps(dj, _mm256_loadu_ps(x + i), zero));
+        }
+        if (i < n_in) {
+            __m256 g = _mm256_fmadd_ps(dj, _mm256_maskload_ps(x + i, tail), zero);
+            if (accumulate)
+                g = _mm256_add_ps(_mm256_maskload_ps(out + i, tail), g);
+            _mm256_maskstore_ps(out + i, tail, g);
+        }
+    }
+}
+
+void bpq_bp4_avx2(size_t batch, size_t n_out, size_t n_in, const float *delta, const float *x,
+                  int mean, int accumulate, float *dw) {
+    if (batch == 1) {
+        bp4_outer(n_out, n_in, delta, x, accumulate, dw);
+        return;
+    }
+    bpq_avx2_gemm g = {.m = n_out, .n = n_in, .k = batch, .a = delta, .lda = n_out, .b = x,
+                       .ldb = n_in, .c = dw, .ldc = n_in, .mean = mean,
+                       .accumulate = accumulate, .batch = batch};
+    bpq_avx2_gemm_run(BPQ_AVX2_OP_BP4, &g);
+}

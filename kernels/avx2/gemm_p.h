@@ -1,0 +1,495 @@
+/* gemm_p.h - AVX2 blocked GEMM shared by forward, BP2 and BP4: microkernel and driver. */
+#ifndef BPQ_AVX2_GEMM_P_H
+#define BPQ_AVX2_GEMM_P_H
+
+/*
+ * The three GEMM-shaped kernels all compute, per output element,
+ *     acc = init;  for k ascending: acc = fma(A[m,k], B[k,n], acc);  out = epilogue(acc)
+ * and only differ in where A and B come from and what the epilogue does:
+ *
+ *            M       N      K       A[m,k]               B[k,n]            init
+ *   forward  batch   n_out  n_in    x[m, k]              w[n, k] (W^T)     b[n]
+ *   BP2      batch   n      n_next  delta_next[m, k]     w_next[k, n]      +0
+ *   BP4      n_out   n_in   batch   delta[k, m]          x[k, n]           +0
+ *
+ * Vectors run along n (the contiguous index of every output), never along
+ * k, so each lane is one output's own fma chain in ascending k: the bits of
+ * kernels/scalar by construction.
+ *
+ * Microkernel: a 6 x 16 tile of outputs in 12 ymm accumulators. Zen 5 (and
+ * every AVX2 core since Haswell) issues 2 FMAs per cycle at 4 cycles'
+ * latency, so at least 8 independent chains are needed; 12 leave slack for
+ * load jitter, and 12 accumulators + 2 B vectors + 1 broadcast fit in the
+ * 16 ymm registers without spilling. A k step is 12 FMAs (6 cycles) against
+ * 2 vector loads and 6 broadcasts, well inside the load ports. (4 x 24 has
+ * the same 12 chains but 3 B loads per step, and a 24-wide strip wastes
+ * more lanes on edges such as n = 1000; 6 x 16 measured as fast.)
+ *
+ * Blocking, loops from the outside in:
+ *   ic: M in blocks of mc rows
+ *    jc: N in blocks of nc columns (one 16-column strip for forward and BP2)
+ *     pc: K in blocks of kc (BP4: pack the mc x kc block of A here)
+ *      jr: 16-column strips: pack B's kc x 16 panel (16 KiB at kc = 256,
+ *          L1-resident while every tile of the M block streams over it)
+ *       ir: tiles of 6 rows (a block's last 7 to 9 rows as 4 + 3, 4 + 4,
+ *           5 + 4, so no tile has fewer than 8 chains when avoidable):
+ *           microkernel, then, after the last k block, the epilogue while
+ *           the tile is still in L1.
+ * A last strip of 1 to 3 columns is done down the rows instead (see
+ * "Narrow last strips" below).
+ * Forward and BP2 read A in place: its rows are contiguous along k (six
+ * prefetch-friendly streams), and mc is chosen so the rows of an M block
+ * stay in L2 while the strips go by. BP4's A is a block of columns of delta
+ * (six adjacent floats per k, in rows that share one L1 set when n_out is
+ * a power of two), so it is packed once per (ic, jc, pc) and reused by
+ * every strip. When K fits in one k block, nothing is parked and an N block
+ * is all of N. Otherwise the running sums of the tiles are parked, between
+ * k blocks, in a tile buffer and reloaded as the next block's init: the
+ * canonical chain simply continues. Outputs are written exactly once, in
+ * the epilogue after the last k block, which is what lets BP2 write delta
+ * over a (a is read in the same epilogue, just before) and BP4 add into dw.
+ *
+ * Workspace: one stack array per call, BPQ_AVX2_WS_ROW floats (31 KiB) for
+ * forward and BP2, BPQ_AVX2_WS_BP4 (56 KiB) for BP4; no heap. (The batch-1
+ * paths in forward.c and bp2.c use 16 KiB and 8 KiB of their own.)
+ */
+
+#include <immintrin.h>
+#include <stddef.h>
+
+#include "avx2/math_p.h"
+#include "avx2/pack_p.h"
+#include "bpq.h"
+
+#define BPQ_AVX2_MR 6
+#define BPQ_AVX2_NR 16
+
+/* Forward and BP2: k values per B panel and rows of the tile buffer. */
+#define BPQ_AVX2_KC_ROW 256
+#define BPQ_AVX2_MC_ROW 240
+#define BPQ_AVX2_WS_ROW ((BPQ_AVX2_KC_ROW + BPQ_AVX2_MC_ROW) * BPQ_AVX2_NR)
+/* BP4: a batch up to KC_BP4 is one k block; a larger one is cut into
+ * blocks of about KC_BP4_MULTI, with N blocks of NC_BP4 columns. Short k
+ * blocks leave room for a taller M block, so B is packed fewer times:
+ * measured the better trade on the NCF shape (batch 2048). */
+#define BPQ_AVX2_KC_BP4 128
+#define BPQ_AVX2_KC_BP4_MULTI 64
+#define BPQ_AVX2_NC_BP4 128
+#define BPQ_AVX2_WS_BP4 (14 * 1024)
+
+/* Bytes of A rows an M block may span: the L2 of one Zen 5 core. Re-reading
+ * A from L3 costs less than re-packing (transposing) B for a second block. */
+#define BPQ_AVX2_L2_A_BYTES (1024u * 1024u)
+
+enum { BPQ_AVX2_INIT_TILE, BPQ_AVX2_INIT_ZERO, BPQ_AVX2_INIT_BIAS };
+
+/*
+ * One mr x (8 nv) tile, mr <= 6, nv in {1, 2}, over kc k steps.
+ * A[m, k] is a[m * lda + k] (acol = 0) or a[k * lda + m] (acol = 1).
+ * bp: packed B panel, 16 floats per k step. tile: the parked accumulators,
+ * row m at tile[16 m]; read first when init is INIT_TILE, always written.
+ * bias: 16 floats, the init of every row when init is INIT_BIAS.
+ */
+BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nv, const int acol, size_t kc,
+                                      const float *a, size_t lda, const float *bp, float *tile,
+                                      int init, const float *bias) {
+    __m256 c[BPQ_AVX2_MR][2];
+#pragma GCC unroll 6
+    for (int m = 0; m < mr; m++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            c[m][v] = init == BPQ_AVX2_INIT_TILE   ? _mm256_load_ps(tile + 16 * m + 8 * v)
+                      : init == BPQ_AVX2_INIT_BIAS ? _mm256_load_ps(bias + 8 * v)
+                                                   : _mm256_setzero_ps();
+    if (acol) {
+        /* BP4: the six A values of a k step are adjacent in one row of delta. */
+        for (size_t k = 0; k < kc; k++) {
+            __m256 b0 = _mm256_load_ps(bp + 16 * k);
+            __m256 b1 = nv > 1 ? _mm256_load_ps(bp + 16 * k + 8) : b0;
+            const float *ak = a + k * lda;
+#pragma GCC unroll 6
+            for (int m = 0; m < mr; m++) {
+                __m256 av = _mm256_broadcast_ss(ak + m);
+                c[m][0] = _mm256_fmadd_ps(av, b0, c[m][0]);
+                if (nv > 1)
+                    c[m][1] = _mm256_fmadd_ps(av, b1, c[m][1]);
+            }
+        }
+    } else {
+        /* Rows 0-2 addressed from a, rows 3-5 from a + 3 lda, so each
+         * broadcast is base + stride * {0, 1, 2}: two pointers, one stride. */
+        const float *a3 = a + 3 * lda;
+        for (size_t k = 0; k < kc; k++) {
+            __m256 b0 = _mm256_load_ps(bp + 16 * k);
+            __m256 b1 = nv > 1 ? _mm256_load_ps(bp + 16 * k + 8) : b0;
+#pragma GCC unroll 6
+            for (int m = 0; m < mr; m++) {
+                const float *p = m < 3 ? a + m * lda : a3 + (m - 3) * lda;
+                __m256 av = _mm256_broadcast_ss(p + k);
+                c[m][0] = _mm256_fmadd_ps(av, b0, c[m][0]);
+                if (nv > 1)
+                    c[m][1] = _mm256_fmadd_ps(av, b1, c[m][1]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int m = 0; m < mr; m++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            _mm256_store_ps(tile + 16 * m + 8 * v, c[m][v]);
+}
+
+/* Picks the instantiation for a run-time mr (1..6) and nv (1..2). */
+BPQ_AVX2_INLINE void bpq_avx2_ukernel_any(int mr, int nv, const int acol, size_t kc,
+                                          const float *a, size_t lda, const float *bp,
+                                          float *tile, int init, const float *bias) {
+#define BPQ_AVX2_UK(r, v) bpq_avx2_ukernel(r, v, acol, kc, a, lda, bp, tile, init, bias)
+    if (nv == 2) {
+        switch (mr) {
+        case 6: BPQ_AVX2_UK(6, 2); break;
+        case 5: BPQ_AVX2_UK(5, 2); break;
+        case 4: BPQ_AVX2_UK(4, 2); break;
+        case 3: BPQ_AVX2_UK(3, 2); break;
+        case 2: BPQ_AVX2_UK(2, 2); break;
+        default: BPQ_AVX2_UK(1, 2); break;
+        }
+    } else {
+        switch (mr) {
+        case 6: BPQ_AVX2_UK(6, 1); break;
+        case 5: BPQ_AVX2_UK(5, 1); break;
+        case 4: BPQ_AVX2_UK(4, 1); break;
+        case 3: BPQ_AVX2_UK(3, 1); break;
+        case 2: BPQ_AVX2_UK(2, 1); break;
+        default: BPQ_AVX2_UK(1, 1); break;
+        }
+    }
+#undef BPQ_AVX2_UK
+}
+
+/* Splits n into the fewest blocks of at most max, of near-equal size rounded
+ * up to a multiple of unit (so only the last block has a ragged edge). */
+static inline size_t bpq_avx2_block(size_t n, size_t max, size_t unit) {
+    size_t blocks = (n + max - 1) / max;
+    size_t b = (n + blocks - 1) / blocks;
+    b = (b + unit - 1) / unit * unit;
+    return b > max ? max : b;
+}
+
+enum { BPQ_AVX2_OP_FORWARD, BPQ_AVX2_OP_BP2, BPQ_AVX2_OP_BP4 };
+
+/* One GEMM-shaped call, in the terms of the table at the top of this file. */
+typedef struct bpq_avx2_gemm {
+    size_t m, n, k;
+    const float *a; /* A, see acol in bpq_avx2_ukernel: forward/BP2 rows, BP4 columns */
+    size_t lda;
+    const float *b; /* forward: w, B[k,n] = b[n ldb + k]; BP2/BP4: B[k,n] = b[k ldb + n] */
+    size_t ldb;
+    float *c; /* output, C[m,n] = c[m ldc + n] */
+    size_t ldc;
+    const float *bias;   /* forward: [n] */
+    const float *act_in; /* BP2: a, same layout as c (may be c itself) */
+    bpq_act act;         /* forward and BP2 */
+    int mean, accumulate; /* BP4 */
+    size_t batch;         /* BP4: the divisor of the mean */
+} bpq_avx2_gemm;
+
+/* Final k block done: turn the parked sums of an mr x w tile at (row, col)
+ * into outputs. The tile is still in L1, so this is not another pass. */
+BPQ_AVX2_INLINE void bpq_avx2_epilogue(const int op, const bpq_avx2_gemm *g, const float *tile,
+                                       size_t row, size_t col, size_t mr, size_t w) {
+    const int nv = w > 8 ? 2 : 1;
+    const __m256 fb = _mm256_set1_ps((float)g->batch);
+    for (size_t m = 0; m < mr; m++) {
+        float *out = g->c + (row + m) * g->ldc + col;
+        for (int v = 0; v < nv; v++) {
+            __m256 s = _mm256_load_ps(tile + 16 * m + 8 * v);
+            if (op == BPQ_AVX2_OP_FORWARD) {
+                s = bpq_avx2_act(g->act, s); /* identity and softmax: unchanged */
+            } else if (op == BPQ_AVX2_OP_BP2) {
+                /* delta = g * act'(a); a is read before delta (maybe the same
+                 * memory) is written. For identity the product is g itself. */
+                if (g->act != BPQ_ACT_IDENTITY) {
+                    const float *ain = g->act_in + (row + m) * g->ldc + col;
+                    s = _mm256_mul_ps(s, bpq_avx2_dact(g->act, bpq_avx2_strip_load(ain, w, v)));
+                }
+            } else {
+                if (g->mean)
+                    s = _mm256_div_ps(s, fb);
+                if (g->accumulate)
+                    s = _mm256_add_ps(bpq_avx2_strip_load(out, w, v), s);
+            }
+            bpq_avx2_strip_store(out, w, v, s);
+        }
+    }
+}
+
+/* The source of the next B panel, to be prefetched a slice per tile while
+ * the current panel is in use: its lines are far apart (for BP2 and BP4
+ * one line per k, a page apart when n = 1024), which the hardware
+ * prefetchers do not follow. Forward: `count` rows of W, `lines` lines
+ * each; BP2 and BP4: `count` rows of 16 floats (two lines when unaligned).
+ * Work is split by `per` rows per tile, worked out once per panel. */
+typedef struct bpq_avx2_pf {
+    const float *src;
+    size_t ld, count, lines, per;
+} bpq_avx2_pf;
+
+BPQ_AVX2_INLINE bpq_avx2_pf bpq_avx2_prefetch_plan(const int op, const bpq_avx2_gemm *g,
+                                                   size_t jr, size_t pc, size_t kc,
+                                                   size_t tiles) {
+    bpq_avx2_pf pf = {g->b, g->ldb, 0, 0, 0};
+    if (jr >= g->n || pc >= g->k)
+        return pf;
+    const size_t nk = g->k - pc < kc ? g->k - pc : kc;
+    if (op == BPQ_AVX2_OP_FORWARD) {
+        pf.src = g->b + jr * g->ldb + pc;
+        pf.count = g->n - jr < BPQ_AVX2_NR ? g->n - jr : BPQ_AVX2_NR;
+        pf.lines = (nk + 15) / 16;
+    } else {
+        pf.src = g->b + pc * g->ldb + jr;
+        pf.count = nk;
+    }
+    pf.per = (pf.count + tiles - 1) / tiles;
+    return pf;
+}
+
+BPQ_AVX2_INLINE void bpq_avx2_prefetch_part(const int op, const bpq_avx2_pf *pf, size_t part) {
+    size_t r0 = part * pf->per, r1 = r0 + pf->per > pf->count ? pf->count : r0 + pf->per;
+    for (size_t r = r0; r < r1; r++) {
+        const char *p = (const char *)(pf->src + r * pf->ld);
+        if (op == BPQ_AVX2_OP_FORWARD) {
+            for (size_t l = 0; l < pf->lines; l++)
+                _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+        } else {
+            _mm_prefetch(p, _MM_HINT_T0);
+            _mm_prefetch(p + 15 * sizeof(float), _MM_HINT_T0);
+        }
+    }
+}
+
+/*
+ * Narrow last strips. When N % 16 is 1 to 3, a 16-wide strip would spend 8
+ * lanes on 1 to 3 outputs. Those last columns are instead vectorised down
+ * the rows: a vector holds 8 rows of one output column, fed by a column of
+ * A (8 rows at one k) and a broadcast B[k, n]. Still one lane per output,
+ * k ascending, so the same bits. Up to 32 rows (4 vectors) per pass keep 4
+ * to 12 chains going. A's columns come from a transposed copy in the
+ * workspace for forward and BP2 (whose A rows run along k) and straight
+ * from delta for BP4 (whose rows are A's columns). Measured on 32x67x33:
+ * forward 15% faster than a 16-wide strip, BP2 and BP4 about the same.
+ */
+#define BPQ_AVX2_NARROW 3      /* widest strip done this way */
+#define BPQ_AVX2_NARROW_KT 128 /* k values per transposed copy: 2 x 128 x 16 floats */
+
+BPQ_AVX2_INLINE void bpq_avx2_narrow_kernel(const int op, const int nb, const int w, size_t kt,
+                                            const float *av, size_t as, const float *bv,
+                                            size_t bks, size_t bjs, size_t rows,
+                                            __m256 acc[4][BPQ_AVX2_NARROW]) {
+    /* Vector b of a k step is at av + k as + off[b]; the copy is two
+     * [k][16] panels (rows 0-15, 16-31), delta is one row per k. */
+    const size_t off[4] = {0, 8, op == BPQ_AVX2_OP_BP4 ? 16 : kt * 16,
+                           op == BPQ_AVX2_OP_BP4 ? 24 : kt * 16 + 8};
+    __m256i last = bpq_avx2_mask(rows - 8 * (size_t)(nb - 1));
+    for (size_t k = 0; k < kt; k++) {
+        __m256 a[4];
+#pragma GCC unroll 4
+        for (int b = 0; b < nb; b++)
+            a[b] = op == BPQ_AVX2_OP_BP4 && b == nb - 1
+                       ? _mm256_maskload_ps(av + k * as + off[b], last)
+                       : _mm256_loadu_ps(av + k * as + off[b]);
+#pragma GCC unroll 3
+        for (int j = 0; j < w; j++) {
+            const __m256 bj = _mm256_broadcast_ss(bv + k * bks + (size_t)j * bjs);
+#pragma GCC unroll 4
+            for (int b = 0; b < nb; b++)
+                acc[b][j] = _mm256_fmadd_ps(a[b], bj, acc[b][j]);
+        }
+    }
+}
+
+/* Columns [j0, j0 + w) of rows [r0, r0 + rows), rows <= 32: all of K. */
+BPQ_AVX2_INLINE void bpq_avx2_narrow_part(const int op, const int nb, const int w,
+                                          const bpq_avx2_gemm *g, size_t r0, size_t rows,
+                                          size_t j0, float *copy) {
+    __m256 acc[4][BPQ_AVX2_NARROW];
+#pragma GCC unroll 4
+    for (int b = 0; b < nb; b++)
+#pragma GCC unroll 3
+        for (int j = 0; j < w; j++)
+            acc[b][j] = op == BPQ_AVX2_OP_FORWARD ? _mm256_broadcast_ss(g->bias + j0 + (size_t)j)
+                                                  : _mm256_setzero_ps();
+    const size_t K = g->k;
+    const size_t bks = op == BPQ_AVX2_OP_FORWARD ? 1 : g->ldb;
+    const size_t bjs = op == BPQ_AVX2_OP_FORWARD ? g->ldb : 1;
+    const float *bsrc = op == BPQ_AVX2_OP_FORWARD ? g->b + j0 * g->ldb : g->b + j0;
+    if (op == BPQ_AVX2_OP_BP4) {
+        bpq_avx2_narrow_kernel(op, nb, w, K, g->a + r0, g->lda, bsrc, bks, bjs, rows, acc);
+    } else {
+        for (size_t k0 = 0; k0 < K; k0 += BPQ_AVX2_NARROW_KT) {
+            const size_t kt = K - k0 < BPQ_AVX2_NARROW_KT ? K - k0 : BPQ_AVX2_NARROW_KT;
+            const float *src = g->a + r0 * g->lda + k0;
+            bpq_avx2_pack_trans(src, g->lda, kt, rows < 16 ? rows : 16, copy);
+            if (rows > 16)
+                bpq_avx2_pack_trans(src + 16 * g->lda, g->lda, kt, rows - 16, copy + kt * 16);
+            bpq_avx2_narrow_kernel(op, nb, w, kt, copy, 16, bsrc + k0 * bks, bks, bjs, rows,
+                                   acc);
+        }
+    }
+    /* Epilogue, one output column of 8 rows at a time, through a buffer
+     * because the outputs of a vector are ldc apart. */
+    _Alignas(32) float t[8];
+    const __m256 fb = _mm256_set1_ps((float)g->batch);
+    for (int b = 0; b < nb; b++) {
+        const size_t cnt = rows - 8 * (size_t)b < 8 ? rows - 8 * (size_t)b : 8;
+        for (int j = 0; j < w; j++) {
+            float *out = g->c + (r0 + 8 * (size_t)b) * g->ldc + j0 + (size_t)j;
+            __m256 s = acc[b][j];
+            if (op == BPQ_AVX2_OP_FORWARD) {
+                s = bpq_avx2_act(g->act, s);
+            } else if (op == BPQ_AVX2_OP_BP2) {
+                if (g->act != BPQ_ACT_IDENTITY) {
+                    const float *ain = g->act_in + (r0 + 8 * (size_t)b) * g->ldc + j0 + (size_t)j;
+                    for (size_t l = 0; l < 8; l++)
+                        t[l] = l < cnt ? ain[l * g->ldc] : 0.0f;
+                    s = _mm256_mul_ps(s, bpq_avx2_dact(g->act, _mm256_load_ps(t)));
+                }
+            } else {
+                if (g->mean)
+                    s = _mm256_div_ps(s, fb);
+                if (g->accumulate) {
+                    for (size_t l = 0; l < 8; l++)
+                        t[l] = l < cnt ? out[l * g->ldc] : 0.0f;
+                    s = _mm256_add_ps(_mm256_load_ps(t), s);
+                }
+            }
+            _mm256_store_ps(t, s);
+            for (size_t l = 0; l < cnt; l++)
+                out[l * g->ldc] = t[l];
+        }
+    }
+}
+
+/* Columns [j0, g->n) (1 to 3 of them) of rows [r0, r1). */
+BPQ_AVX2_INLINE void bpq_avx2_narrow(const int op, const bpq_avx2_gemm *g, size_t r0, size_t r1,
+                                     size_t j0, float *copy) {
+    const size_t w = g->n - j0;
+    for (; r0 < r1; r0 += 32) {
+        const size_t rows = r1 - r0 < 32 ? r1 - r0 : 32, nb = (rows + 7) / 8;
+#define BPQ_AVX2_NP(b, c)                                                                      \
+    if (nb == b && w == c)                                                                     \
+        bpq_avx2_narrow_part(op, b, c, g, r0, rows, j0, copy);
+        BPQ_AVX2_NP(4, 1) BPQ_AVX2_NP(4, 2) BPQ_AVX2_NP(4, 3)
+        BPQ_AVX2_NP(3, 1) BPQ_AVX2_NP(3, 2) BPQ_AVX2_NP(3, 3)
+        BPQ_AVX2_NP(2, 1) BPQ_AVX2_NP(2, 2) BPQ_AVX2_NP(2, 3)
+        BPQ_AVX2_NP(1, 1) BPQ_AVX2_NP(1, 2) BPQ_AVX2_NP(1, 3)
+#undef BPQ_AVX2_NP
+    }
+}
+
+/* The whole blocked product; op is a constant, so each kernel file gets its
+ * own copy with the other operations' code folded away. */
+BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g) {
+    const int pack_a = op == BPQ_AVX2_OP_BP4;
+    const size_t WS = pack_a ? BPQ_AVX2_WS_BP4 : BPQ_AVX2_WS_ROW;
+    _Alignas(64) float ws[op == BPQ_AVX2_OP_BP4 ? BPQ_AVX2_WS_BP4 : BPQ_AVX2_WS_ROW];
+    _Alignas(64) float bias16[BPQ_AVX2_NR];
+    const size_t M = g->m, K = g->k;
+    /* Columns done by 16-wide strips; a last 1 to 3 go down the rows. */
+    const size_t N =
+        g->n % BPQ_AVX2_NR <= BPQ_AVX2_NARROW ? g->n / BPQ_AVX2_NR * BPQ_AVX2_NR : g->n;
+    const size_t kc = !pack_a ? bpq_avx2_block(K, BPQ_AVX2_KC_ROW, 8)
+                      : K <= BPQ_AVX2_KC_BP4 ? K
+                                              : bpq_avx2_block(K, BPQ_AVX2_KC_BP4_MULTI, 8);
+    const int single = kc >= K; /* one k block: no sums to park */
+
+    /* ws = [B panel: kc x 16][tile buffer][BP4: packed A]. */
+    float *const bp = ws, *const tb = ws + kc * BPQ_AVX2_NR;
+    const size_t rest = WS - kc * BPQ_AVX2_NR;
+    float *ap = NULL;
+    size_t nc, mc_max;
+    if (!pack_a) {
+        size_t fit = BPQ_AVX2_L2_A_BYTES / (K * sizeof(float));
+        nc = BPQ_AVX2_NR;
+        mc_max = single || fit < BPQ_AVX2_MC_ROW ? fit : BPQ_AVX2_MC_ROW;
+    } else {
+        const size_t gs = BPQ_AVX2_COLS6_STRIDE(kc); /* floats per 6 packed columns */
+        if (single) {
+            nc = (N + BPQ_AVX2_NR - 1) / BPQ_AVX2_NR * BPQ_AVX2_NR;
+            mc_max = (rest - BPQ_AVX2_MR * BPQ_AVX2_NR) / gs * BPQ_AVX2_MR;
+            ap = tb + BPQ_AVX2_MR * BPQ_AVX2_NR;
+        } else {
+            nc = BPQ_AVX2_NC_BP4;
+            mc_max = rest / (gs + BPQ_AVX2_MR * nc) * BPQ_AVX2_MR;
+            ap = tb + mc_max * nc;
+        }
+    }
+    mc_max = mc_max < BPQ_AVX2_MR ? BPQ_AVX2_MR : mc_max / BPQ_AVX2_MR * BPQ_AVX2_MR;
+    const size_t mc = bpq_avx2_block(M, mc_max, BPQ_AVX2_MR);
+    const size_t tiles = (mc + BPQ_AVX2_MR - 1) / BPQ_AVX2_MR;
+
+    for (size_t ic = 0; ic < M; ic += mc) {
+        const size_t mcur = M - ic < mc ? M - ic : mc;
+        for (size_t jc = 0; jc < N; jc += nc) {
+            const size_t ncur = N - jc < nc ? N - jc : nc;
+            for (size_t pc = 0; pc < K; pc += kc) {
+                const size_t kcur = K - pc < kc ? K - pc : kc;
+                const int init = pc > 0                        ? BPQ_AVX2_INIT_TILE
+                                 : op == BPQ_AVX2_OP_FORWARD ? BPQ_AVX2_INIT_BIAS
+                                                             : BPQ_AVX2_INIT_ZERO;
+                const int last = pc + kcur == K;
+                if (pack_a)
+                    bpq_avx2_pack_cols6(g->a + pc * g->lda + ic, g->lda, kcur, mcur, M - ic, ap);
+                for (size_t jr = jc; jr < jc + ncur; jr += BPQ_AVX2_NR) {
+                    const size_t w = N - jr < BPQ_AVX2_NR ? N - jr : BPQ_AVX2_NR;
+                    const int nv = w > 8 ? 2 : 1;
+                    if (op == BPQ_AVX2_OP_FORWARD) {
+                        _mm256_store_ps(bias16, bpq_avx2_strip_load(g->bias + jr, w, 0));
+                        _mm256_store_ps(bias16 + 8, bpq_avx2_strip_load(g->bias + jr, w, 1));
+                        bpq_avx2_pack_trans(g->b + jr * g->ldb + pc, g->ldb, kcur, w, bp);
+                    } else {
+                        bpq_avx2_pack_rows(g->b + pc * g->ldb + jr, g->ldb, kcur, w, bp);
+                    }
+                    /* Which panel comes next, in this loop order. */
+                    size_t njr = jr + BPQ_AVX2_NR, npc = pc;
+                    if (njr >= jc + ncur) {
+                        njr = jc;
+                        npc = pc + kc;
+                        if (npc >= K) {
+                            npc = 0;
+                            njr = jc + nc;
+                        }
+                    }
+                    const bpq_avx2_pf pf = bpq_avx2_prefetch_plan(op, g, njr, npc, kc, tiles);
+                    size_t tile_no = 0;
+                    for (size_t ir = 0, mr; ir < mcur; ir += mr, tile_no++) {
+                        mr = bpq_avx2_tile_rows(mcur - ir);
+                        const size_t row = ic + ir;
+                        float *tile =
+                            single ? tb : tb + BPQ_AVX2_NR * ((jr - jc) / BPQ_AVX2_NR * mc + ir);
+                        bpq_avx2_prefetch_part(op, &pf, tile_no);
+                        if (pack_a)
+                            bpq_avx2_ukernel_any((int)mr, nv, 1, kcur,
+                                                 ap + tile_no * BPQ_AVX2_COLS6_STRIDE(kcur),
+                                                 BPQ_AVX2_MR, bp, tile, init, bias16);
+                        else
+                            bpq_avx2_ukernel_any((int)mr, nv, 0, kcur, g->a + row * g->lda + pc,
+                                                 g->lda, bp, tile, init, bias16);
+                        if (last)
+                            bpq_avx2_epilogue(op, g, tile, row, jr, mr, w);
+                    }
+                }
+            }
+        }
+        /* The narrow columns; their transposed copy of A (at most 2 x 128 x
+         * 16 floats) reuses the workspace, idle once the strips are done. */
+        if (N < g->n)
+            bpq_avx2_narrow(op, g, ic, ic + mcur, N, ws);
+        /* Softmax needs whole rows: they are complete once every strip of
+         * this M block is done, and still in L2. */
+        if (op == BPQ_AVX2_OP_FORWARD && g->act == BPQ_ACT_SOFTMAX)
+            for (size_t r = ic; r < ic + mcur; r++)
+                bpq_avx2_softmax_row(g->c + r * g->ldc, g->n);
+    }
+}
+
+#endif /* BPQ_AVX2_GEMM_P_H */
