@@ -194,11 +194,16 @@ def cmd_merge(args):
     taken = {(r["case"], tuple(r["shape"]), r["impl"]) for r in merged["results"]}
     for d in docs[1:]:
         merged["machines"] += d["machines"]
+        # The same implementation from another run is named after its machine,
+        # architecture and, when emulated, the emulator (qemu reports the host's CPU).
+        where = "%s-%s" % (d["results"][0]["machine"] if d["results"] else "run", d.get("arch", "?"))
+        if any(m.get("emulated") for m in d["machines"]):
+            where += "-emulated"
         for r in d["results"]:
             r = dict(r)
             key = (r["case"], tuple(r["shape"]), r["impl"])
-            if key in taken:  # the same implementation from another machine: say which
-                r["impl"] = "%s@%s" % (r["impl"], r["machine"])
+            if key in taken:
+                r["impl"] = "%s@%s" % (r["impl"], where)
                 key = (r["case"], tuple(r["shape"]), r["impl"])
             taken.add(key)
             merged["results"].append(r)
@@ -337,8 +342,9 @@ def markdown(doc, png=None):
     emulated = [m["context"].get("cpu.model", "?") for m in doc["machines"]
                 if m.get("emulated")]
     if emulated:
-        out += ["**Run under an emulator (%s): there it checks that every case works; its times "
-                "mean nothing and are not shown (n/m).**" % ", ".join(emulated), ""]
+        out += ["**Part of this was run under an emulator (%s): there it checks that every case "
+                "works; its times mean nothing and are not shown (n/m).**"
+                % ", ".join(emulated), ""]
     out += ["One thread everywhere; rates from the process's CPU time. GEMM-shaped cases: "
             "GFLOP/s (2·batch·n_in·n_out per product) and, in brackets, percent of the FMA peak "
             "measured for the implementation's ISA level; at batch 1, percent of the bandwidth "

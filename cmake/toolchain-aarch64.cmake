@@ -8,7 +8,7 @@ set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH) # multiarch packages live in /usr/lib/aarch64-linux-gnu
 # ctest runs every test binary through the emulator. The tests need arm64
 # cmocka (libcmocka-dev:arm64), which brings Debian's multiarch arm64 C
 # library; qemu then finds its loader at the normal path. Without it, -L
