@@ -1,4 +1,4 @@
-/* gemm_p.h - AVX2 blocked GEMM shared by forward, BP2 and BP4: microkernel and driver. */
+/* gemm_p.h - AVX2 blocked GEMM driver for forward, BP2 and BP4: blocking, packing, epilogues. */
 #ifndef BPQ_AVX2_GEMM_P_H
 #define BPQ_AVX2_GEMM_P_H
 
@@ -16,7 +16,7 @@
  * k, so each lane is one output's own fma chain in ascending k: the bits of
  * kernels/scalar by construction.
  *
- * Microkernel: a 6 x 16 tile of outputs in 12 ymm accumulators. Zen 5 (and
+ * Microkernel (microkernel_p.h): a 6 x 16 tile of outputs in 12 ymm accumulators. Zen 5 (and
  * every AVX2 core since Haswell) issues 2 FMAs per cycle at 4 cycles'
  * latency, so at least 8 independent chains are needed; 12 leave slack for
  * load jitter, and 12 accumulators + 2 B vectors + 1 broadcast fit in the
@@ -58,11 +58,9 @@
 #include <stddef.h>
 
 #include "avx2/math_p.h"
+#include "avx2/microkernel_p.h"
 #include "avx2/pack_p.h"
 #include "bpq.h"
-
-#define BPQ_AVX2_MR 6
-#define BPQ_AVX2_NR 16
 
 /* Forward and BP2: k values per B panel and rows of the tile buffer. */
 #define BPQ_AVX2_KC_ROW 256
@@ -81,90 +79,6 @@
  * A from L3 costs less than re-packing (transposing) B for a second block. */
 #define BPQ_AVX2_L2_A_BYTES (1024u * 1024u)
 
-enum { BPQ_AVX2_INIT_TILE, BPQ_AVX2_INIT_ZERO, BPQ_AVX2_INIT_BIAS };
-
-/*
- * One mr x (8 nv) tile, mr <= 6, nv in {1, 2}, over kc k steps.
- * A[m, k] is a[m * lda + k] (acol = 0) or a[k * lda + m] (acol = 1).
- * bp: packed B panel, 16 floats per k step. tile: the parked accumulators,
- * row m at tile[16 m]; read first when init is INIT_TILE, always written.
- * bias: 16 floats, the init of every row when init is INIT_BIAS.
- */
-BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nv, const int acol, size_t kc,
-                                      const float *a, size_t lda, const float *bp, float *tile,
-                                      int init, const float *bias) {
-    __m256 c[BPQ_AVX2_MR][2];
-#pragma GCC unroll 6
-    for (int m = 0; m < mr; m++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++)
-            c[m][v] = init == BPQ_AVX2_INIT_TILE   ? _mm256_load_ps(tile + 16 * m + 8 * v)
-                      : init == BPQ_AVX2_INIT_BIAS ? _mm256_load_ps(bias + 8 * v)
-                                                   : _mm256_setzero_ps();
-    if (acol) {
-        /* BP4: the six A values of a k step are adjacent in one row of delta. */
-        for (size_t k = 0; k < kc; k++) {
-            __m256 b0 = _mm256_load_ps(bp + 16 * k);
-            __m256 b1 = nv > 1 ? _mm256_load_ps(bp + 16 * k + 8) : b0;
-            const float *ak = a + k * lda;
-#pragma GCC unroll 6
-            for (int m = 0; m < mr; m++) {
-                __m256 av = _mm256_broadcast_ss(ak + m);
-                c[m][0] = _mm256_fmadd_ps(av, b0, c[m][0]);
-                if (nv > 1)
-                    c[m][1] = _mm256_fmadd_ps(av, b1, c[m][1]);
-            }
-        }
-    } else {
-        /* Rows 0-2 addressed from a, rows 3-5 from a + 3 lda, so each
-         * broadcast is base + stride * {0, 1, 2}: two pointers, one stride. */
-        const float *a3 = a + 3 * lda;
-        for (size_t k = 0; k < kc; k++) {
-            __m256 b0 = _mm256_load_ps(bp + 16 * k);
-            __m256 b1 = nv > 1 ? _mm256_load_ps(bp + 16 * k + 8) : b0;
-#pragma GCC unroll 6
-            for (int m = 0; m < mr; m++) {
-                const float *p = m < 3 ? a + m * lda : a3 + (m - 3) * lda;
-                __m256 av = _mm256_broadcast_ss(p + k);
-                c[m][0] = _mm256_fmadd_ps(av, b0, c[m][0]);
-                if (nv > 1)
-                    c[m][1] = _mm256_fmadd_ps(av, b1, c[m][1]);
-            }
-        }
-    }
-#pragma GCC unroll 6
-    for (int m = 0; m < mr; m++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++)
-            _mm256_store_ps(tile + 16 * m + 8 * v, c[m][v]);
-}
-
-/* Picks the instantiation for a run-time mr (1..6) and nv (1..2). */
-BPQ_AVX2_INLINE void bpq_avx2_ukernel_any(int mr, int nv, const int acol, size_t kc,
-                                          const float *a, size_t lda, const float *bp,
-                                          float *tile, int init, const float *bias) {
-#define BPQ_AVX2_UK(r, v) bpq_avx2_ukernel(r, v, acol, kc, a, lda, bp, tile, init, bias)
-    if (nv == 2) {
-        switch (mr) {
-        case 6: BPQ_AVX2_UK(6, 2); break;
-        case 5: BPQ_AVX2_UK(5, 2); break;
-        case 4: BPQ_AVX2_UK(4, 2); break;
-        case 3: BPQ_AVX2_UK(3, 2); break;
-        case 2: BPQ_AVX2_UK(2, 2); break;
-        default: BPQ_AVX2_UK(1, 2); break;
-        }
-    } else {
-        switch (mr) {
-        case 6: BPQ_AVX2_UK(6, 1); break;
-        case 5: BPQ_AVX2_UK(5, 1); break;
-        case 4: BPQ_AVX2_UK(4, 1); break;
-        case 3: BPQ_AVX2_UK(3, 1); break;
-        case 2: BPQ_AVX2_UK(2, 1); break;
-        default: BPQ_AVX2_UK(1, 1); break;
-        }
-    }
-#undef BPQ_AVX2_UK
-}
 
 /* Splits n into the fewest blocks of at most max, of near-equal size rounded
  * up to a multiple of unit (so only the last block has a ragged edge). */
