@@ -48,9 +48,14 @@
  * canonical chain simply continues. Outputs are written exactly once, in
  * the epilogue after the last k block, which is what lets BP2 write delta
  * over a (a is read in the same epilogue, just before) and BP4 add into dw.
+ * The exception is BP4 without accumulate, which has no old dw to keep:
+ * its full strips park their sums in dw itself (the mean divides them in
+ * place at the end), so the workspace goes to longer k blocks and a taller
+ * M block, and B is packed fewer times (NCF shape: packing fell from a
+ * fifth of the time to a fourteenth, with the prefetch of A below).
  *
  * Workspace: one stack array per call, BPQ_AVX2_WS_ROW floats (31 KiB) for
- * forward and BP2, BPQ_AVX2_WS_BP4 (56 KiB) for BP4; no heap. (The batch-1
+ * forward and BP2, BPQ_AVX2_WS_BP4 (60 KiB) for BP4; no heap. (The batch-1
  * paths in forward.c and bp2.c use 16 KiB and 8 KiB of their own.)
  */
 
@@ -66,14 +71,24 @@
 #define BPQ_AVX2_KC_ROW 256
 #define BPQ_AVX2_MC_ROW 240
 #define BPQ_AVX2_WS_ROW ((BPQ_AVX2_KC_ROW + BPQ_AVX2_MC_ROW) * BPQ_AVX2_NR)
-/* BP4: a batch up to KC_BP4 is one k block; a larger one is cut into
- * blocks of about KC_BP4_MULTI, with N blocks of NC_BP4 columns. Short k
- * blocks leave room for a taller M block, so B is packed fewer times:
- * measured the better trade on the NCF shape (batch 2048). */
+/* BP2's B panel is a 16-float slice of kc rows of w_next. When n is a
+ * power of two those rows fall in a handful of L2 sets (16 sets at n =
+ * 1024), so 256 of them overflow the sets' 16 ways and the prefetched next
+ * panel is evicted before it is packed: packing then took 15% of the time
+ * on 128x1024x1024, 2% with 128 rows. */
+#define BPQ_AVX2_KC_BP2 128
+/* BP4: a batch up to KC_BP4 is one k block. A larger one that accumulates
+ * is cut into blocks of about KC_BP4_MULTI, with N blocks of NC_BP4
+ * columns whose sums need the tile buffer: short k blocks leave room for a
+ * taller M block, so B is packed fewer times. */
 #define BPQ_AVX2_KC_BP4 128
 #define BPQ_AVX2_KC_BP4_MULTI 64
 #define BPQ_AVX2_NC_BP4 128
-#define BPQ_AVX2_WS_BP4 (14 * 1024)
+/* BP4 that does not accumulate parks the sums of its full strips in dw
+ * itself (the tile buffer only holds a ragged last strip), which leaves
+ * room for longer k blocks and a taller M block. */
+#define BPQ_AVX2_KC_BP4_PARK 128
+#define BPQ_AVX2_WS_BP4 (15 * 1024)
 
 /* Bytes of A rows an M block may span: the L2 of one Zen 5 core. Re-reading
  * A from L3 costs less than re-packing (transposing) B for a second block. */
@@ -110,13 +125,13 @@ typedef struct bpq_avx2_gemm {
 /* Final k block done: turn the parked sums of an mr x w tile at (row, col)
  * into outputs. The tile is still in L1, so this is not another pass. */
 BPQ_AVX2_INLINE void bpq_avx2_epilogue(const int op, const bpq_avx2_gemm *g, const float *tile,
-                                       size_t row, size_t col, size_t mr, size_t w) {
+                                       size_t ldt, size_t row, size_t col, size_t mr, size_t w) {
     const int nv = w > 8 ? 2 : 1;
     const __m256 fb = _mm256_set1_ps((float)g->batch);
     for (size_t m = 0; m < mr; m++) {
         float *out = g->c + (row + m) * g->ldc + col;
         for (int v = 0; v < nv; v++) {
-            __m256 s = _mm256_load_ps(tile + 16 * m + 8 * v);
+            __m256 s = _mm256_loadu_ps(tile + ldt * m + 8 * v);
             if (op == BPQ_AVX2_OP_FORWARD) {
                 s = bpq_avx2_act(g->act, s); /* identity and softmax: unchanged */
             } else if (op == BPQ_AVX2_OP_BP2) {
@@ -178,6 +193,34 @@ BPQ_AVX2_INLINE void bpq_avx2_prefetch_part(const int op, const bpq_avx2_pf *pf,
             _mm_prefetch(p, _MM_HINT_T0);
             _mm_prefetch(p + 15 * sizeof(float), _MM_HINT_T0);
         }
+    }
+}
+
+/*
+ * BP4 packs a block of columns of delta per k block: kc rows, each read
+ * mc floats wide, a row stride apart, which the hardware prefetchers do
+ * not follow either. While the strips of one k block go by, strip s
+ * prefetches its share of the next block's rows (the next k block of this
+ * M block, or the first of the next M block).
+ */
+BPQ_AVX2_INLINE void bpq_avx2_prefetch_a(const bpq_avx2_gemm *g, size_t ic, size_t mcur,
+                                         size_t pc, size_t kc, size_t mc, size_t strip,
+                                         size_t strips) {
+    size_t npc = pc + kc, nic = ic, ncols = mcur;
+    if (npc >= g->k) {
+        npc = 0;
+        nic = ic + mcur;
+        if (nic >= g->m)
+            return;
+        ncols = g->m - nic < mc ? g->m - nic : mc;
+    }
+    const size_t nk = g->k - npc < kc ? g->k - npc : kc, per = (nk + strips - 1) / strips;
+    const size_t r0 = strip * per, r1 = r0 + per > nk ? nk : r0 + per;
+    for (size_t r = r0; r < r1; r++) {
+        const char *p = (const char *)(g->a + (npc + r) * g->lda + nic);
+        for (size_t b = 0; b < ncols * sizeof(float); b += 64)
+            _mm_prefetch(p + b, _MM_HINT_T0);
+        _mm_prefetch(p + ncols * sizeof(float) - 1, _MM_HINT_T0);
     }
 }
 
@@ -304,6 +347,7 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow(const int op, const bpq_avx2_gemm *g, size_
  * own copy with the other operations' code folded away. */
 BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g) {
     const int pack_a = op == BPQ_AVX2_OP_BP4;
+    const int park_c = pack_a && g->k > BPQ_AVX2_KC_BP4 && !g->accumulate;
     const size_t WS = pack_a ? BPQ_AVX2_WS_BP4 : BPQ_AVX2_WS_ROW;
     _Alignas(64) float ws[op == BPQ_AVX2_OP_BP4 ? BPQ_AVX2_WS_BP4 : BPQ_AVX2_WS_ROW];
     _Alignas(64) float bias16[BPQ_AVX2_NR];
@@ -311,8 +355,9 @@ BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g) {
     /* Columns done by 16-wide strips; a last 1 to 3 go down the rows. */
     const size_t N =
         g->n % BPQ_AVX2_NR <= BPQ_AVX2_NARROW ? g->n / BPQ_AVX2_NR * BPQ_AVX2_NR : g->n;
-    const size_t kc = !pack_a ? bpq_avx2_block(K, BPQ_AVX2_KC_ROW, 8)
+    const size_t kc = !pack_a ? bpq_avx2_block(K, op == BPQ_AVX2_OP_BP2 ? BPQ_AVX2_KC_BP2 : BPQ_AVX2_KC_ROW, 8)
                       : K <= BPQ_AVX2_KC_BP4 ? K
+                      : park_c               ? bpq_avx2_block(K, BPQ_AVX2_KC_BP4_PARK, 8)
                                               : bpq_avx2_block(K, BPQ_AVX2_KC_BP4_MULTI, 8);
     const int single = kc >= K; /* one k block: no sums to park */
 
@@ -331,6 +376,11 @@ BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g) {
             nc = (N + BPQ_AVX2_NR - 1) / BPQ_AVX2_NR * BPQ_AVX2_NR;
             mc_max = (rest - BPQ_AVX2_MR * BPQ_AVX2_NR) / gs * BPQ_AVX2_MR;
             ap = tb + BPQ_AVX2_MR * BPQ_AVX2_NR;
+        } else if (park_c) {
+            /* all of N in one block; tb: the ragged strip's sums */
+            nc = (N + BPQ_AVX2_NR - 1) / BPQ_AVX2_NR * BPQ_AVX2_NR;
+            mc_max = rest / (gs + BPQ_AVX2_MR * BPQ_AVX2_NR) * BPQ_AVX2_MR;
+            ap = tb + mc_max * BPQ_AVX2_NR;
         } else {
             nc = BPQ_AVX2_NC_BP4;
             mc_max = rest / (gs + BPQ_AVX2_MR * nc) * BPQ_AVX2_MR;
@@ -374,22 +424,30 @@ BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g) {
                         }
                     }
                     const bpq_avx2_pf pf = bpq_avx2_prefetch_plan(op, g, njr, npc, kc, tiles);
+                    if (pack_a && !single)
+                        bpq_avx2_prefetch_a(g, ic, mcur, pc, kc, mc, (jr - jc) / BPQ_AVX2_NR,
+                                            (ncur + BPQ_AVX2_NR - 1) / BPQ_AVX2_NR);
                     size_t tile_no = 0;
                     for (size_t ir = 0, mr; ir < mcur; ir += mr, tile_no++) {
                         mr = bpq_avx2_tile_rows(mcur - ir);
                         const size_t row = ic + ir;
-                        float *tile =
-                            single ? tb : tb + BPQ_AVX2_NR * ((jr - jc) / BPQ_AVX2_NR * mc + ir);
+                        /* Where the running sums of this tile live between k blocks. */
+                        const int in_c = park_c && w == BPQ_AVX2_NR;
+                        float *tile = single ? tb
+                                      : in_c ? g->c + row * g->ldc + jr
+                                      : park_c ? tb + BPQ_AVX2_NR * ir
+                                               : tb + BPQ_AVX2_NR * ((jr - jc) / BPQ_AVX2_NR * mc + ir);
+                        const size_t ldt = in_c ? g->ldc : BPQ_AVX2_NR;
                         bpq_avx2_prefetch_part(op, &pf, tile_no);
                         if (pack_a)
                             bpq_avx2_ukernel_any((int)mr, nv, 1, kcur,
                                                  ap + tile_no * BPQ_AVX2_COLS6_STRIDE(kcur),
-                                                 BPQ_AVX2_MR, bp, tile, init, bias16);
+                                                 BPQ_AVX2_MR, bp, tile, ldt, init, bias16);
                         else
                             bpq_avx2_ukernel_any((int)mr, nv, 0, kcur, g->a + row * g->lda + pc,
-                                                 g->lda, bp, tile, init, bias16);
-                        if (last)
-                            bpq_avx2_epilogue(op, g, tile, row, jr, mr, w);
+                                                 g->lda, bp, tile, ldt, init, bias16);
+                        if (last && !(in_c && !g->mean)) /* sums already in place */
+                            bpq_avx2_epilogue(op, g, tile, ldt, row, jr, mr, w);
                     }
                 }
             }

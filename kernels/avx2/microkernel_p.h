@@ -18,18 +18,19 @@ enum { BPQ_AVX2_INIT_TILE, BPQ_AVX2_INIT_ZERO, BPQ_AVX2_INIT_BIAS };
  * One mr x (8 nv) tile, mr <= 6, nv in {1, 2}, over kc k steps.
  * A[m, k] is a[m * lda + k] (acol = 0) or a[k * lda + m] (acol = 1).
  * bp: packed B panel, 16 floats per k step. tile: the parked accumulators,
- * row m at tile[16 m]; read first when init is INIT_TILE, always written.
+ * row m at tile[ldt m] (a tile buffer, ldt = 16, or the output itself);
+ * read first when init is INIT_TILE, always written.
  * bias: 16 floats, the init of every row when init is INIT_BIAS.
  */
 BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nv, const int acol, size_t kc,
                                       const float *a, size_t lda, const float *bp, float *tile,
-                                      int init, const float *bias) {
+                                      size_t ldt, int init, const float *bias) {
     __m256 c[BPQ_AVX2_MR][2];
 #pragma GCC unroll 6
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
-            c[m][v] = init == BPQ_AVX2_INIT_TILE   ? _mm256_load_ps(tile + 16 * m + 8 * v)
+            c[m][v] = init == BPQ_AVX2_INIT_TILE   ? _mm256_loadu_ps(tile + ldt * m + 8 * v)
                       : init == BPQ_AVX2_INIT_BIAS ? _mm256_load_ps(bias + 8 * v)
                                                    : _mm256_setzero_ps();
     if (acol) {
@@ -67,14 +68,14 @@ BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nv, const int acol
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
-            _mm256_store_ps(tile + 16 * m + 8 * v, c[m][v]);
+            _mm256_storeu_ps(tile + ldt * m + 8 * v, c[m][v]);
 }
 
 /* Picks the instantiation for a run-time mr (1..6) and nv (1..2). */
 BPQ_AVX2_INLINE void bpq_avx2_ukernel_any(int mr, int nv, const int acol, size_t kc,
                                           const float *a, size_t lda, const float *bp,
-                                          float *tile, int init, const float *bias) {
-#define BPQ_AVX2_UK(r, v) bpq_avx2_ukernel(r, v, acol, kc, a, lda, bp, tile, init, bias)
+                                          float *tile, size_t ldt, int init, const float *bias) {
+#define BPQ_AVX2_UK(r, v) bpq_avx2_ukernel(r, v, acol, kc, a, lda, bp, tile, ldt, init, bias)
     if (nv == 2) {
         switch (mr) {
         case 6: BPQ_AVX2_UK(6, 2); break;
