@@ -47,7 +47,8 @@ typedef struct bench_work {
 typedef struct bench_shape {
     size_t batch, n_in, n_out;
     const char *origin;
-    int in_short; /* part of the short run */
+    int in_short;       /* part of the short run */
+    int streaming_only; /* only for BP1, BP3 and SGD (its products would take minutes) */
 } bench_shape;
 
 /* Arguments a case's functions receive. */
