@@ -37,7 +37,8 @@
  * and their neighbours), then mixes of odd and power-of-two sizes, then
  * shapes past the cache blocks SIMD kernels use (k blocks of 256, row
  * blocks of 240, BP4's batch blocks of 128 and panels of 128 columns,
- * BP3's 1024-wide panels), then a few random odd shapes from the seed.
+ * BP3's 1024-wide panels, the batch-1 GEMV's 1024-step passes), then a few
+ * random odd shapes from the seed.
  */
 static size_t make_shapes(int eq, shape *out)
 {
@@ -47,7 +48,10 @@ static size_t make_shapes(int eq, shape *out)
         {37, 61, 127}, {61, 127, 37},  {127, 37, 61},  {255, 3, 33},   {3, 255, 17},  {1, 255, 255},
         {16, 16, 16},  {32, 32, 32},   {64, 64, 64},   {128, 16, 128}, {8, 128, 64},  {17, 47, 49},
         {33, 63, 65},  {2, 129, 1000}, {250, 300, 20}, {130, 70, 131}, {100, 97, 20}, {7, 257, 19},
-        {245, 9, 21},  {3, 520, 40},   {2, 1030, 9},   {6, 1, 1100},   {490, 3, 70}};
+        {245, 9, 21},  {3, 520, 40},   {2, 1030, 9},   {6, 1, 1100},   {490, 3, 70},
+        /* batch 1 (forward's GEMV): skewed lanes handing blocks over, two
+         * and three passes, leftover inputs and rows */
+        {1, 1024, 70}, {1, 2050, 40},  {1, 1030, 33},  {1, 341, 100},  {1, 3072, 40}};
     int nd = eq_ndims[eq];
     const size_t *base = nd == 3 ? base3 : base2;
     size_t count = 0;
