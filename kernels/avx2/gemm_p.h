@@ -56,7 +56,7 @@
  *
  * Workspace: one stack array per call, BPQ_AVX2_WS_ROW floats (31 KiB) for
  * forward and BP2, BPQ_AVX2_WS_BP4 (60 KiB) for BP4; no heap. (The batch-1
- * paths in forward.c and bp2.c use 16 KiB and 8 KiB of their own.)
+ * paths, gemv_p.h for forward and bp2.c, use 16 KiB and 8 KiB of their own.)
  */
 
 #include <immintrin.h>
