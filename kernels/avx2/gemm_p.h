@@ -33,8 +33,8 @@
  *          L1-resident while every tile of the M block streams over it)
  *       ir: tiles of 6 rows (a block's last 7 to 9 rows as 4 + 3, 4 + 4,
  *           5 + 4, so no tile has fewer than 8 chains when avoidable):
- *           microkernel, then, after the last k block, the epilogue while
- *           the tile is still in L1.
+ *           microkernel, then, after the last k block, the epilogue on
+ *           the sums still in registers (BP2, BP4) or in L1 (forward).
  * A last strip of 1 to 3 columns is done down the rows instead (see
  * "Narrow last strips" below).
  * Forward and BP2 read A in place: its rows are contiguous along k (six
@@ -122,34 +122,94 @@ typedef struct bpq_avx2_gemm {
     size_t batch;         /* BP4: the divisor of the mean */
 } bpq_avx2_gemm;
 
-/* Final k block done: turn the parked sums of an mr x w tile at (row, col)
- * into outputs. The tile is still in L1, so this is not another pass. */
-BPQ_AVX2_INLINE void bpq_avx2_epilogue(const int op, const bpq_avx2_gemm *g, const float *tile,
-                                       size_t ldt, size_t row, size_t col, size_t mr, size_t w) {
-    const int nv = w > 8 ? 2 : 1;
-    const __m256 fb = _mm256_set1_ps((float)g->batch);
-    for (size_t m = 0; m < mr; m++) {
-        float *out = g->c + (row + m) * g->ldc + col;
+/* The finished output of lanes 8 v.. of row r, columns col.., of a strip w
+ * wide, from its sum s: the elementwise part of each operation, fused into
+ * the GEMM so that it makes no pass of its own over memory. */
+BPQ_AVX2_INLINE __m256 bpq_avx2_finish(const int op, const bpq_avx2_gemm *g, __m256 s, size_t r,
+                                       size_t col, size_t w, int v) {
+    if (op == BPQ_AVX2_OP_FORWARD)
+        return bpq_avx2_act(g->act, s); /* identity and softmax: unchanged */
+    if (op == BPQ_AVX2_OP_BP2) {
+        /* delta = g * act'(a); a is read before delta (maybe the same memory)
+         * is written. For identity the product is g itself. */
+        if (g->act == BPQ_ACT_IDENTITY)
+            return s;
+        const float *ain = g->act_in + r * g->ldc + col;
+        return _mm256_mul_ps(s, bpq_avx2_dact(g->act, bpq_avx2_strip_load(ain, w, v)));
+    }
+    if (g->mean)
+        s = _mm256_div_ps(s, _mm256_set1_ps((float)g->batch));
+    if (g->accumulate)
+        s = _mm256_add_ps(bpq_avx2_strip_load(g->c + r * g->ldc + col, w, v), s);
+    return s;
+}
+
+/* One tile: the microkernel, then the sums are either parked (tile, ldt)
+ * for the next k block or, after the last one (fin), finished straight
+ * from the registers into the output at (row, col). */
+BPQ_AVX2_INLINE void bpq_avx2_tile(const int op, const int mr, const int nv, const int acol,
+                                   const bpq_avx2_gemm *g, size_t kc, const float *a, size_t lda,
+                                   const float *bp, float *tile, size_t ldt, int init,
+                                   const float *bias, int fin, size_t row, size_t col,
+                                   size_t w) {
+    __m256 c[BPQ_AVX2_MR][2];
+    bpq_avx2_ukernel(mr, nv, acol, kc, a, lda, bp, tile, ldt, init, bias, c);
+#pragma GCC unroll 6
+    for (int m = 0; m < mr; m++)
+#pragma GCC unroll 2
         for (int v = 0; v < nv; v++) {
-            __m256 s = _mm256_loadu_ps(tile + ldt * m + 8 * v);
-            if (op == BPQ_AVX2_OP_FORWARD) {
-                s = bpq_avx2_act(g->act, s); /* identity and softmax: unchanged */
-            } else if (op == BPQ_AVX2_OP_BP2) {
-                /* delta = g * act'(a); a is read before delta (maybe the same
-                 * memory) is written. For identity the product is g itself. */
-                if (g->act != BPQ_ACT_IDENTITY) {
-                    const float *ain = g->act_in + (row + m) * g->ldc + col;
-                    s = _mm256_mul_ps(s, bpq_avx2_dact(g->act, bpq_avx2_strip_load(ain, w, v)));
-                }
+            if (!fin) {
+                _mm256_storeu_ps(tile + ldt * m + 8 * v, c[m][v]);
             } else {
-                if (g->mean)
-                    s = _mm256_div_ps(s, fb);
-                if (g->accumulate)
-                    s = _mm256_add_ps(bpq_avx2_strip_load(out, w, v), s);
+                const size_t r = row + (size_t)m;
+                bpq_avx2_strip_store(g->c + r * g->ldc + col, w, v,
+                                     bpq_avx2_finish(op, g, c[m][v], r, col, w, v));
             }
-            bpq_avx2_strip_store(out, w, v, s);
+        }
+}
+
+/* Picks the instantiation for a run-time mr (1..6) and nv (1..2). */
+BPQ_AVX2_INLINE void bpq_avx2_tile_any(const int op, int mr, int nv, const int acol,
+                                       const bpq_avx2_gemm *g, size_t kc, const float *a,
+                                       size_t lda, const float *bp, float *tile, size_t ldt,
+                                       int init, const float *bias, int fin, size_t row,
+                                       size_t col, size_t w) {
+    /* The forward activation (sigmoid, tanh...) is long: inlined for 12
+     * accumulators in each of the 12 instantiations, it made the code too
+     * big for the instruction cache (forward measured 2-4% slower). So the
+     * forward pass parks its sums in the tile buffer and finishes them
+     * there, in one copy of the code, while they are still in L1. */
+    const int in_regs = fin && op != BPQ_AVX2_OP_FORWARD;
+#define BPQ_AVX2_T(r, v)                                                                       \
+    bpq_avx2_tile(op, r, v, acol, g, kc, a, lda, bp, tile, ldt, init, bias, in_regs, row, col, w)
+    if (nv == 2) {
+        switch (mr) {
+        case 6: BPQ_AVX2_T(6, 2); break;
+        case 5: BPQ_AVX2_T(5, 2); break;
+        case 4: BPQ_AVX2_T(4, 2); break;
+        case 3: BPQ_AVX2_T(3, 2); break;
+        case 2: BPQ_AVX2_T(2, 2); break;
+        default: BPQ_AVX2_T(1, 2); break;
+        }
+    } else {
+        switch (mr) {
+        case 6: BPQ_AVX2_T(6, 1); break;
+        case 5: BPQ_AVX2_T(5, 1); break;
+        case 4: BPQ_AVX2_T(4, 1); break;
+        case 3: BPQ_AVX2_T(3, 1); break;
+        case 2: BPQ_AVX2_T(2, 1); break;
+        default: BPQ_AVX2_T(1, 1); break;
         }
     }
+#undef BPQ_AVX2_T
+    if (fin && op == BPQ_AVX2_OP_FORWARD)
+        for (size_t m = 0; m < (size_t)mr; m++)
+            for (int v = 0; v < nv; v++) {
+                const size_t r = row + m;
+                bpq_avx2_strip_store(g->c + r * g->ldc + col, w, v,
+                                     bpq_avx2_finish(op, g, _mm256_loadu_ps(tile + ldt * m + 8 * v),
+                                                     r, col, w, v));
+            }
 }
 
 /* The source of the next B panel, to be prefetched a slice per tile while
@@ -440,14 +500,14 @@ BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g) {
                         const size_t ldt = in_c ? g->ldc : BPQ_AVX2_NR;
                         bpq_avx2_prefetch_part(op, &pf, tile_no);
                         if (pack_a)
-                            bpq_avx2_ukernel_any((int)mr, nv, 1, kcur,
-                                                 ap + tile_no * BPQ_AVX2_COLS6_STRIDE(kcur),
-                                                 BPQ_AVX2_MR, bp, tile, ldt, init, bias16);
+                            bpq_avx2_tile_any(op, (int)mr, nv, 1, g, kcur,
+                                              ap + tile_no * BPQ_AVX2_COLS6_STRIDE(kcur),
+                                              BPQ_AVX2_MR, bp, tile, ldt, init, bias16, last,
+                                              row, jr, w);
                         else
-                            bpq_avx2_ukernel_any((int)mr, nv, 0, kcur, g->a + row * g->lda + pc,
-                                                 g->lda, bp, tile, ldt, init, bias16);
-                        if (last && !(in_c && !g->mean)) /* sums already in place */
-                            bpq_avx2_epilogue(op, g, tile, ldt, row, jr, mr, w);
+                            bpq_avx2_tile_any(op, (int)mr, nv, 0, g, kcur,
+                                              g->a + row * g->lda + pc, g->lda, bp, tile, ldt,
+                                              init, bias16, last, row, jr, w);
                     }
                 }
             }

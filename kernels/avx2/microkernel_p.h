@@ -15,17 +15,19 @@
 enum { BPQ_AVX2_INIT_TILE, BPQ_AVX2_INIT_ZERO, BPQ_AVX2_INIT_BIAS };
 
 /*
- * One mr x (8 nv) tile, mr <= 6, nv in {1, 2}, over kc k steps.
+ * One mr x (8 nv) tile, mr <= 6, nv in {1, 2}, over kc k steps, into the
+ * accumulators c[m][v] (the caller inlines this and keeps them in
+ * registers: it parks them or finishes them, see bpq_avx2_tile in
+ * gemm_p.h).
  * A[m, k] is a[m * lda + k] (acol = 0) or a[k * lda + m] (acol = 1).
- * bp: packed B panel, 16 floats per k step. tile: the parked accumulators,
- * row m at tile[ldt m] (a tile buffer, ldt = 16, or the output itself);
- * read first when init is INIT_TILE, always written.
- * bias: 16 floats, the init of every row when init is INIT_BIAS.
+ * bp: packed B panel, 16 floats per k step. init: where the chains start:
+ * from the parked sums (INIT_TILE: row m at tile[ldt m]), from +0, or from
+ * the 16 floats of bias (INIT_BIAS, every row).
  */
 BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nv, const int acol, size_t kc,
-                                      const float *a, size_t lda, const float *bp, float *tile,
-                                      size_t ldt, int init, const float *bias) {
-    __m256 c[BPQ_AVX2_MR][2];
+                                      const float *a, size_t lda, const float *bp,
+                                      const float *tile, size_t ldt, int init, const float *bias,
+                                      __m256 c[BPQ_AVX2_MR][2]) {
 #pragma GCC unroll 6
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 2
@@ -64,38 +66,6 @@ BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nv, const int acol
             }
         }
     }
-#pragma GCC unroll 6
-    for (int m = 0; m < mr; m++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++)
-            _mm256_storeu_ps(tile + ldt * m + 8 * v, c[m][v]);
-}
-
-/* Picks the instantiation for a run-time mr (1..6) and nv (1..2). */
-BPQ_AVX2_INLINE void bpq_avx2_ukernel_any(int mr, int nv, const int acol, size_t kc,
-                                          const float *a, size_t lda, const float *bp,
-                                          float *tile, size_t ldt, int init, const float *bias) {
-#define BPQ_AVX2_UK(r, v) bpq_avx2_ukernel(r, v, acol, kc, a, lda, bp, tile, ldt, init, bias)
-    if (nv == 2) {
-        switch (mr) {
-        case 6: BPQ_AVX2_UK(6, 2); break;
-        case 5: BPQ_AVX2_UK(5, 2); break;
-        case 4: BPQ_AVX2_UK(4, 2); break;
-        case 3: BPQ_AVX2_UK(3, 2); break;
-        case 2: BPQ_AVX2_UK(2, 2); break;
-        default: BPQ_AVX2_UK(1, 2); break;
-        }
-    } else {
-        switch (mr) {
-        case 6: BPQ_AVX2_UK(6, 1); break;
-        case 5: BPQ_AVX2_UK(5, 1); break;
-        case 4: BPQ_AVX2_UK(4, 1); break;
-        case 3: BPQ_AVX2_UK(3, 1); break;
-        case 2: BPQ_AVX2_UK(2, 1); break;
-        default: BPQ_AVX2_UK(1, 1); break;
-        }
-    }
-#undef BPQ_AVX2_UK
 }
 
 #endif /* BPQ_AVX2_MICROKERNEL_P_H */
