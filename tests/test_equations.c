@@ -37,8 +37,8 @@
  * and their neighbours), then mixes of odd and power-of-two sizes, then
  * shapes past the cache blocks SIMD kernels use (k blocks of 256, row
  * blocks of 240, BP4's batch blocks of 128 and panels of 128 columns,
- * BP3's 1024-wide panels, the batch-1 GEMV's 1024-step passes), then a few
- * random odd shapes from the seed.
+ * BP3's 1024-wide panels, the batch-1 GEMV's 1024-step passes, BP1's
+ * short-row loss path), then a few random odd shapes from the seed.
  */
 static size_t make_shapes(int eq, shape *out)
 {
@@ -51,7 +51,10 @@ static size_t make_shapes(int eq, shape *out)
         {245, 9, 21},  {3, 520, 40},   {2, 1030, 9},   {6, 1, 1100},   {490, 3, 70},
         /* batch 1 (forward's GEMV): skewed lanes handing blocks over, two
          * and three passes, leftover inputs and rows */
-        {1, 1024, 70}, {1, 2050, 40},  {1, 1030, 33},  {1, 341, 100},  {1, 3072, 40}};
+        {1, 1024, 70}, {1, 2050, 40},  {1, 1030, 33},  {1, 341, 100},  {1, 3072, 40},
+        /* BP1's short-row loss path (16-term groups over several chunks,
+         * rows under 8) and BP3's row blocks over two panels */
+        {45, 7, 60},   {300, 11, 5},   {9, 5, 2053}};
     int nd = eq_ndims[eq];
     const size_t *base = nd == 3 ? base3 : base2;
     size_t count = 0;

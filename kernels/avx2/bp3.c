@@ -1,101 +1,194 @@
 /* bp3.c - AVX2 BP3: bias gradient, the error summed (or averaged) over the batch. */
 #include "avx2/math_p.h"
 #include "kernels.h"
-#include <stdint.h>
 
 /*
- * The running sums of a panel of columns live in a small stack array that
- * stays in L1 while the panel's rows stream past in memory order, ROWS rows
- * per visit of each sum: (acc + d[r]) + d[r+1] + ... is the canonical order,
- * and the sums are loaded and stored once per ROWS rows, not once per row.
- * The first visit starts from +0 in a register instead of loading, and the
- * last one writes the finished gradient instead of storing the sums, so a
- * batch of at most ROWS rows never touches the array at all.
+ * canon.h fixes one chain of additions per column j:
+ *     g[j] = ((+0 + d[0][j]) + d[1][j]) + ... + d[batch-1][j]
+ * A vector holds 8 neighbouring columns, so adding a row's 8 values to it
+ * advances 8 of these chains by one step each, which is exactly canonical.
+ * What is left to choose is the order in which the chains are advanced, and
+ * two orders are used (both chosen by measuring the benchmark shapes):
+ *
+ * Strips: up to 64 columns (8 vectors) keep their sums in registers while
+ * every row of the batch goes past. Nothing but the final result goes to
+ * memory, and 8 independent chains hide the latency of the additions. Rows
+ * of at most 64 columns are a single strip that reads memory in order. But
+ * a strip of a longer row reads 256 bytes of each row and jumps to the next
+ * row, and with the data in L2 that pattern ran at only ~60% of a plain
+ * read stream (less with rows of 4 KB, which all fall into the same L1
+ * sets). So strips are used when the rows are short or the data is small.
+ *
+ * Row blocks: everything else goes BLOCK rows at a time over a panel of up
+ * to PANEL columns, each chunk of 8 columns loading its running sums from a
+ * small array, adding the block's rows in order, and storing them back.
+ * That reads BLOCK rows side by side, each from start to end, which the
+ * hardware prefetchers follow. With data in L2, 4 rows per block measured
+ * best: 3 about the same, 8 rows or strips 10-20% slower. Even so this
+ * reaches only 60-80% of the plain read stream: reading several rows side
+ * by side, with or without software prefetch, was never faster than that
+ * in our measurements, and one row at a time would load and store every
+ * running sum once per row.
+ *
+ * The last vector of a strip ends exactly at the strip's last column, and
+ * may overlap the one before it instead of being loaded with a mask; only
+ * rows of fewer than 8 columns need masked loads. The row-block path takes
+ * whole vectors only and leaves the last 9-15 columns to a strip.
  */
-#define BPQ_BP3_PANEL 1024 /* floats: 4 KB of sums */
-#define BPQ_BP3_ROWS 8
-#define BPQ_BP3_PREFETCH_BYTES (8u << 20) /* above this, assume delta is not in cache */
+#define BPQ_BP3_STRIP_VECS 8         /* strip width: 8 vectors, 64 columns */
+#define BPQ_BP3_SMALL_BYTES (32u << 10) /* up to this much data the strips win */
+#define BPQ_BP3_BLOCK 4              /* rows per visit of the running sums */
+#define BPQ_BP3_PANEL 1024           /* columns per panel: 4 KB of sums on the stack */
 
 #define BPQ_BP3_FLAT __attribute__((always_inline)) static inline
 
-/* The canonical finish of 8 sums: g / batch (a division), then out + g. */
-BPQ_BP3_FLAT __m256 finish(__m256 g, __m256 fb, int mean, int accumulate, __m256 out) {
+typedef struct bp3_ctx {
+    size_t batch, n; /* rows, and the row stride (= number of columns) */
+    int mean, accumulate;
+} bp3_ctx;
+
+/* The canonical finish of 8 column sums: g / batch (a true division), then
+ * out + g. fb is (float)batch. */
+BPQ_BP3_FLAT __m256 finish(int mean, int accumulate, __m256 fb, __m256 g, __m256 out) {
     if (mean)
         g = _mm256_div_ps(g, fb);
     return accumulate ? _mm256_add_ps(out, g) : g;
 }
 
-typedef struct bp3_ctx {
-    size_t n;            /* row stride of delta */
-    __m256 fb;           /* (float)batch */
-    int mean, accumulate;
-} bp3_ctx;
-
-/* 8 columns (k of them real, the rest masked off) of rows [0, rows) of d:
- * starts from +0 or from *acc, and stores either the sums or, on the last
- * visit, the finished gradient (first k lanes) to out. */
-BPQ_BP3_FLAT void chunk(const bp3_ctx *c, const float *d, size_t rows, size_t k, int first,
-                        int last, int prefetch, float *acc, float *out) {
-    const __m256i m = bpq_avx2_mask(k);
-    if (prefetch && ((uintptr_t)d & 63) < 32) {
-        /* the same columns of the next visit's rows, once per cache line */
-#pragma GCC unroll 8
-        for (size_t r = 0; r < rows; r++)
-            _mm_prefetch((const char *)(d + (r + rows) * c->n), _MM_HINT_T0);
-    }
-    __m256 s = first ? _mm256_setzero_ps() : _mm256_load_ps(acc);
-#pragma GCC unroll 8
-    for (size_t r = 0; r < rows; r++) {
-        const float *p = d + r * c->n;
-        s = _mm256_add_ps(s, k == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m));
-    }
-    if (!last) {
-        _mm256_store_ps(acc, s);
-        return;
-    }
-    __m256 o = c->accumulate ? _mm256_maskload_ps(out, m) : _mm256_setzero_ps();
-    bpq_avx2_store_first(out, k, finish(s, c->fb, c->mean, c->accumulate, o));
+/* Vector v of a strip's row at p: a plain load, except for the last vector
+ * (v == last), which starts at last_at, or is masked when w < 8. */
+BPQ_BP3_FLAT __m256 strip_load(const float *p, size_t v, size_t last, size_t last_at, size_t w,
+                               __m256i m) {
+    if (v < last)
+        return _mm256_loadu_ps(p + 8 * v);
+    return w >= 8 ? _mm256_loadu_ps(p + last_at) : _mm256_maskload_ps(p, m);
 }
 
-/* One visit of rows [0, rows) to a panel of w columns. */
-BPQ_BP3_FLAT void visit(const bp3_ctx *c, const float *d, size_t rows, size_t w, int first,
-                        int last, int prefetch, float *acc, float *out) {
+/* One strip: columns [0, w) of d and out, 1 <= w <= 64, for all rows of the
+ * batch, in V = ceil(w / 8) vectors (V is a constant after inlining). When
+ * w >= 8, vector v covers columns 8v .. 8v+7, except the last one, which
+ * covers w-8 .. w-1: it may overlap the one before, whose columns it then
+ * computes a second time with the same operations, so every load is a plain
+ * full one. Only a strip narrower than 8 columns loads with a mask. */
+BPQ_BP3_FLAT void strip(const bp3_ctx *c, const float *d, int V, size_t w, float *out) {
+    const size_t n = c->n, last = (size_t)V - 1, last_at = w >= 8 ? w - 8 : 0;
+    const __m256i m = bpq_avx2_mask(w);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0,
+           s7 = s0; /* canon: every chain starts from +0 */
+    /* The sums are named registers, not an array, so that they stay in
+     * registers; the tests on V vanish after inlining. */
+    for (const float *p = d, *end = d + c->batch * n; p != end; p += n) {
+        s0 = _mm256_add_ps(s0, strip_load(p, 0, last, last_at, w, m));
+        if (V > 1)
+            s1 = _mm256_add_ps(s1, strip_load(p, 1, last, last_at, w, m));
+        if (V > 2)
+            s2 = _mm256_add_ps(s2, strip_load(p, 2, last, last_at, w, m));
+        if (V > 3)
+            s3 = _mm256_add_ps(s3, strip_load(p, 3, last, last_at, w, m));
+        if (V > 4)
+            s4 = _mm256_add_ps(s4, strip_load(p, 4, last, last_at, w, m));
+        if (V > 5)
+            s5 = _mm256_add_ps(s5, strip_load(p, 5, last, last_at, w, m));
+        if (V > 6)
+            s6 = _mm256_add_ps(s6, strip_load(p, 6, last, last_at, w, m));
+        if (V > 7)
+            s7 = _mm256_add_ps(s7, strip_load(p, 7, last, last_at, w, m));
+    }
+    const __m256 sums[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+    const __m256 fb = _mm256_set1_ps((float)c->batch);
+    const int mean = c->mean, acc = c->accumulate;
+    if (w < 8) {
+        __m256 o = acc ? _mm256_maskload_ps(out, m) : _mm256_setzero_ps();
+        bpq_avx2_store_first(out, w, finish(mean, acc, fb, s0, o));
+        return;
+    }
+    /* With accumulate, read all old values before storing any: the last
+     * vector may overlap the one before it. */
+    __m256 o[8];
+    for (size_t v = 0; v <= last; v++)
+        o[v] = acc ? _mm256_loadu_ps(out + (v < last ? 8 * v : last_at)) : _mm256_setzero_ps();
+    for (size_t v = 0; v <= last; v++)
+        _mm256_storeu_ps(out + (v < last ? 8 * v : last_at), finish(mean, acc, fb, sums[v], o[v]));
+}
+
+/* Columns [0, w) of d and out as strips of at most 64 columns, each with a
+ * vector count that is a compile-time constant. No strip is narrower than 8
+ * columns unless w itself is, so strips never overlap each other (with
+ * accumulate, two overlapping strips would add to db twice). */
+static void strips(const bp3_ctx *c, const float *d, size_t w, float *out) {
+    const size_t W = 8 * BPQ_BP3_STRIP_VECS;
     size_t j = 0;
-    for (; j + 8 <= w; j += 8)
-        chunk(c, d + j, rows, 8, first, last, prefetch, acc + j, out + j);
-    if (j < w)
-        chunk(c, d + j, rows, w - j, first, last, 0, acc + j, out + j);
+    while (w - j > W) {
+        size_t ws = w - j - W >= 8 ? W : W / 2; /* leave at least 8 for the last strip */
+        if (ws == W)
+            strip(c, d + j, BPQ_BP3_STRIP_VECS, W, out + j);
+        else
+            strip(c, d + j, BPQ_BP3_STRIP_VECS / 2, W / 2, out + j);
+        j += ws;
+    }
+    const size_t ws = w - j;
+    d += j;
+    out += j;
+    switch ((ws + 7) / 8) {
+    case 1: strip(c, d, 1, ws, out); break;
+    case 2: strip(c, d, 2, ws, out); break;
+    case 3: strip(c, d, 3, ws, out); break;
+    case 4: strip(c, d, 4, ws, out); break;
+    case 5: strip(c, d, 5, ws, out); break;
+    case 6: strip(c, d, 6, ws, out); break;
+    case 7: strip(c, d, 7, ws, out); break;
+    default: strip(c, d, 8, ws, out); break;
+    }
 }
 
-/* All rows of one panel. The first and last visits get their own inlined
- * copies of the loops. With prefetch, a visit followed by a full one
- * prefetches its rows: that keeps DRAM streaming when rows are short and
- * the interleaved streams confuse the hardware prefetchers, but only costs
- * time when the data is in cache. */
-static void panel(const bp3_ctx *c, size_t batch, const float *d, size_t w, int prefetch,
-                  float *acc, float *out) {
-    const size_t R = BPQ_BP3_ROWS, n = c->n;
-    if (batch <= R) {
-        visit(c, d, batch, w, 1, 1, 0, acc, out);
-        return;
+/* h rows of d (h = BLOCK, a constant after inlining, or fewer) added to the
+ * running sums of columns [0, w) of a panel, w a multiple of 8. The first
+ * block starts from +0 instead of loading the sums; the last one finishes
+ * them into out instead of storing them. */
+BPQ_BP3_FLAT void block(const bp3_ctx *c, const float *d, size_t h, size_t w, int first,
+                        int last, float *sums, float *out) {
+    const size_t n = c->n;
+    const __m256 fb = _mm256_set1_ps((float)c->batch);
+    for (size_t j = 0; j < w; j += 8) {
+        __m256 s = first ? _mm256_setzero_ps() : _mm256_load_ps(sums + j);
+        const float *p = d + j;
+        for (size_t r = 0; r < h; r++, p += n)
+            s = _mm256_add_ps(s, _mm256_loadu_ps(p));
+        if (last) {
+            __m256 o = c->accumulate ? _mm256_loadu_ps(out + j) : _mm256_setzero_ps();
+            _mm256_storeu_ps(out + j, finish(c->mean, c->accumulate, fb, s, o));
+        } else {
+            _mm256_store_ps(sums + j, s);
+        }
     }
-    visit(c, d, R, w, 1, 0, 0, acc, out);
-    size_t r = R;
-    if (prefetch)
-        for (; r + 2 * R < batch; r += R)
-            visit(c, d + r * n, R, w, 0, 0, 1, acc, out);
-    for (; r + R < batch; r += R)
-        visit(c, d + r * n, R, w, 0, 0, 0, acc, out);
-    visit(c, d + r * n, batch - r, w, 0, 1, 0, acc, out); /* 1..R rows */
+}
+
+/* All rows over columns [0, w) of a panel, w a multiple of 8, BLOCK rows at a time. */
+static void panel(const bp3_ctx *c, const float *d, size_t w, float *out) {
+    _Alignas(32) float sums[BPQ_BP3_PANEL];
+    const size_t B = BPQ_BP3_BLOCK, batch = c->batch, n = c->n;
+    size_t r = 0;
+    if (batch > B) { /* the first block, then the middle ones, all full */
+        block(c, d, B, w, 1, 0, sums, out);
+        for (r = B; r + B < batch; r += B)
+            block(c, d + r * n, B, w, 0, 0, sums, out);
+    }
+    /* the last block: 1..BLOCK rows, and also the first when batch <= BLOCK */
+    block(c, d + r * n, batch - r, w, r == 0, 1, sums, out);
 }
 
 void bpq_bp3_avx2(size_t batch, size_t n, const float *delta, int mean, int accumulate,
                   float *db) {
-    _Alignas(32) float acc[BPQ_BP3_PANEL];
-    const bp3_ctx c = {n, _mm256_set1_ps((float)batch), mean, accumulate};
-    const int prefetch = batch * n >= BPQ_BP3_PREFETCH_BYTES / sizeof(float);
-    for (size_t j0 = 0; j0 < n; j0 += BPQ_BP3_PANEL) {
-        size_t w = n - j0 < BPQ_BP3_PANEL ? n - j0 : BPQ_BP3_PANEL;
-        panel(&c, batch, delta + j0, w, prefetch, acc, db + j0);
+    const bp3_ctx c = {batch, n, mean, accumulate};
+    if (n <= 8 * BPQ_BP3_STRIP_VECS || batch * n <= BPQ_BP3_SMALL_BYTES / sizeof(float)) {
+        strips(&c, delta, n, db);
+        return;
     }
+    /* The row-block path takes whole vectors, and the strips the last 9..15
+     * columns when n is not a multiple of 8 (so that they need no mask). */
+    const size_t nb = n % 8 == 0 ? n : (n & ~(size_t)7) - 8;
+    for (size_t j = 0; j < nb; j += BPQ_BP3_PANEL)
+        panel(&c, delta + j, nb - j < BPQ_BP3_PANEL ? nb - j : BPQ_BP3_PANEL, db + j);
+    if (nb < n)
+        strips(&c, delta + nb, n - nb, db + nb);
 }
