@@ -145,38 +145,51 @@ def cmd_run(args):
     emulated = bool(args.emulator)
     runs, results, machine = [], [], None
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (level, env, peers_only) in enumerate(plans(emulated)):
+        # Rounds: the whole suite again, so that each case is timed at several
+        # moments of a run on a shared machine, and keeps its best (see best()).
+        per_round = plans(emulated)
+        todo = per_round * args.rounds
+        for k, (level, env, peers_only) in enumerate(todo):
+            if args.rounds > 1 and k % len(per_round) == 0:
+                print("report: round %d of %d" % (k // len(per_round) + 1, args.rounds),
+                      flush=True)
             gb = run_once(args, level, env, peers_only, os.path.join(tmp, "run%d.json" % k))
             ctx = keep_context(gb.get("context", {}))
             if not machine:
                 machine = ctx
-            runs.append({"peer_level": level, "env": env,
-                         "peers": {k2: v for k2, v in ctx.items()
-                                   if k2.startswith(("openblas.", "onednn."))}})
+            if k < len(per_round):  # the first round's runs describe the setup
+                runs.append({"peer_level": level, "env": env,
+                             "peers": {k2: v for k2, v in ctx.items()
+                                       if k2.startswith(("openblas.", "onednn."))}})
             results += convert(gb, slug(machine.get("cpu.model", "unknown")),
                                emulated or ctx.get("emulated") == "yes")
     doc = {
         "format": FORMAT, "date": datetime.date.today().isoformat(), "mode": args.mode,
+        "rounds": args.rounds,
         "cpu": machine.get("cpu.model", "unknown"), "arch": machine.get("cpu.arch", "?"),
         "machines": [{"slug": slug(machine.get("cpu.model", "unknown")), "context": machine,
                       "runs": runs, "emulated": emulated or machine.get("emulated") == "yes"}],
-        "results": dedupe(results),
+        "results": best(results),
     }
     name = args.name or "%s-%s%s" % (doc["date"], slug(doc["cpu"]),
                                      "" if args.mode == "full" else "-" + args.mode)
     return write_all(doc, args.out_dir, name, args.no_plot, args.quiet)
 
 
-def dedupe(results):
-    """Keeps the first record of each (case, shape, impl): a later run that fell back to the
-    same peer level adds nothing."""
-    seen, out = set(), []
+def best(results):
+    """One record per (case, shape, impl): the fastest of its rounds (the least CPU time; a
+    neighbour on a shared machine only ever slows a case down), in first-seen order. An error
+    in any round is kept, so it is never hidden by a round that passed."""
+    order, chosen = [], {}
     for r in results:
         key = (r["case"], tuple(r["shape"]), r["impl"])
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
+        if key not in chosen:
+            order.append(key)
+            chosen[key] = r
+        elif chosen[key]["error"] is None and (r["error"] is not None or
+                                               r["cpu_us"] < chosen[key]["cpu_us"]):
+            chosen[key] = r
+    return [chosen[k] for k in order]
 
 
 def cmd_merge(args):
@@ -338,13 +351,21 @@ def machine_lines(doc):
 
 def markdown(doc, png=None):
     ctx = context_of(doc)
-    out = ["# bpq benchmarks: %s, %s (%s run)" % (doc["cpu"], doc["date"], doc["mode"]), ""]
+    rounds = doc.get("rounds", 1)
+    out = ["# bpq benchmarks: %s, %s (%s run%s)" % (
+        doc["cpu"], doc["date"], doc["mode"],
+        ", best of %d rounds" % rounds if rounds > 1 else ""), ""]
     emulated = [m["context"].get("cpu.model", "?") for m in doc["machines"]
                 if m.get("emulated")]
     if emulated:
         out += ["**Part of this was run under an emulator (%s): there it checks that every case "
                 "works; its times mean nothing and are not shown (n/m).**"
                 % ", ".join(emulated), ""]
+    if rounds > 1:
+        out += ["The whole suite ran %d times in a row; each case shows its fastest round (a "
+                "neighbour on a shared machine only slows a case down), with its percentages "
+                "against the peaks and bandwidths measured at the start of that round. The "
+                "machine table is the first round's." % rounds, ""]
     out += ["One thread everywhere; rates from the process's CPU time. GEMM-shaped cases: "
             "GFLOP/s (2·batch·n_in·n_out per product) and, in brackets, percent of the FMA peak "
             "measured for the implementation's ISA level; at batch 1, percent of the bandwidth "
@@ -513,6 +534,8 @@ def main():
     r = sub.add_parser("run", help="run bench_bpq (once per peer ISA level) and report")
     r.add_argument("--bench", required=True, help="the bench_bpq binary")
     r.add_argument("--mode", choices=["smoke", "short", "full"], default="full")
+    r.add_argument("--rounds", type=int, default=1,
+                   help="run the whole suite this many times; each case keeps its best")
     r.add_argument("--out-dir", required=True)
     r.add_argument("--name", help="file name without extension (default: <date>-<cpu>[-mode])")
     r.add_argument("--emulator", help="command that runs the binary (qemu-aarch64 ...)")
