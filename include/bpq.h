@@ -45,7 +45,9 @@
  * No function allocates heap memory. The AVX2 kernels pack operands into
  * workspace on the calling thread's stack: at most about 60 KiB (BP4; the
  * forward pass and BP2 about 34 KiB), so a thread calling bpq needs at
- * least 128 KiB of stack (glibc's default is 8 MiB).
+ * least 128 KiB of stack (glibc's default is 8 MiB). That is for an
+ * optimised build of bpq, as installed; an unoptimised (-O0) debug build
+ * needs up to about 640 KiB. tests/test_stack.c measures both.
  */
 
 #include <stddef.h>

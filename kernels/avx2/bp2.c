@@ -76,5 +76,6 @@ void bpq_bp2_avx2(size_t batch, size_t n_next, size_t n, const float *delta_next
     }
     bpq_avx2_gemm g = {.m = batch, .n = n, .k = n_next, .a = delta_next, .lda = n_next,
                        .b = w_next, .ldb = n, .c = delta, .ldc = n, .act_in = a, .act = act};
-    bpq_avx2_gemm_run(BPQ_AVX2_OP_BP2, &g);
+    _Alignas(64) float ws[BPQ_AVX2_WS_ROW];
+    bpq_avx2_gemm_run(BPQ_AVX2_OP_BP2, &g, ws);
 }

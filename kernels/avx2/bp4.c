@@ -43,5 +43,6 @@ void bpq_bp4_avx2(size_t batch, size_t n_out, size_t n_in, const float *delta, c
     bpq_avx2_gemm g = {.m = n_out, .n = n_in, .k = batch, .a = delta, .lda = n_out, .b = x,
                        .ldb = n_in, .c = dw, .ldc = n_in, .mean = mean,
                        .accumulate = accumulate, .batch = batch};
-    bpq_avx2_gemm_run(BPQ_AVX2_OP_BP4, &g);
+    _Alignas(64) float ws[BPQ_AVX2_WS_BP4];
+    bpq_avx2_gemm_run(BPQ_AVX2_OP_BP4, &g, ws);
 }

@@ -11,5 +11,6 @@ void bpq_forward_avx2(size_t batch, size_t n_in, size_t n_out, const float *x, c
     }
     bpq_avx2_gemm g = {.m = batch, .n = n_out, .k = n_in, .a = x, .lda = n_in, .b = w,
                        .ldb = n_in, .c = a, .ldc = n_out, .bias = b, .act = act};
-    bpq_avx2_gemm_run(BPQ_AVX2_OP_FORWARD, &g);
+    _Alignas(64) float ws[BPQ_AVX2_WS_ROW];
+    bpq_avx2_gemm_run(BPQ_AVX2_OP_FORWARD, &g, ws);
 }

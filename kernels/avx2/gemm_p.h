@@ -404,12 +404,15 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow(const int op, const bpq_avx2_gemm *g, size_
 }
 
 /* The whole blocked product; op is a constant, so each kernel file gets its
- * own copy with the other operations' code folded away. */
-BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g) {
+ * own copy with the other operations' code folded away. ws: the caller's
+ * 64-byte aligned workspace of BPQ_AVX2_WS_BP4 floats for BP4,
+ * BPQ_AVX2_WS_ROW otherwise, a fixed-size array in the caller (sized here
+ * from op it would be a variable-length array, whose size -fstack-usage can
+ * only bound, at 185 KB for BP4). */
+BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g, float *ws) {
     const int pack_a = op == BPQ_AVX2_OP_BP4;
     const int park_c = pack_a && g->k > BPQ_AVX2_KC_BP4 && !g->accumulate;
     const size_t WS = pack_a ? BPQ_AVX2_WS_BP4 : BPQ_AVX2_WS_ROW;
-    _Alignas(64) float ws[op == BPQ_AVX2_OP_BP4 ? BPQ_AVX2_WS_BP4 : BPQ_AVX2_WS_ROW];
     _Alignas(64) float bias16[BPQ_AVX2_NR];
     const size_t M = g->m, K = g->k;
     /* Columns done by 16-wide strips; a last 1 to 3 go down the rows. */
