@@ -307,6 +307,16 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow_kernel(const int op, const int nb, const in
     const size_t off[4] = {0, 8, op == BPQ_AVX2_OP_BP4 ? 16 : kt * 16,
                            op == BPQ_AVX2_OP_BP4 ? 24 : kt * 16 + 8};
     __m256i last = bpq_avx2_mask(rows - 8 * (size_t)(nb - 1));
+    /* acc lives in memory (the caller's epilogue indexes it at run time),
+     * the sums of this call in registers: copied in and out once, so that
+     * no sum is stored inside the k loop, as GCC did when it worked on acc
+     * itself across the caller's packing. */
+    __m256 c[4][BPQ_AVX2_NARROW];
+#pragma GCC unroll 4
+    for (int b = 0; b < nb; b++)
+#pragma GCC unroll 3
+        for (int j = 0; j < w; j++)
+            c[b][j] = acc[b][j];
     for (size_t k = 0; k < kt; k++) {
         __m256 a[4];
 #pragma GCC unroll 4
@@ -319,9 +329,14 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow_kernel(const int op, const int nb, const in
             const __m256 bj = _mm256_broadcast_ss(bv + k * bks + (size_t)j * bjs);
 #pragma GCC unroll 4
             for (int b = 0; b < nb; b++)
-                acc[b][j] = _mm256_fmadd_ps(a[b], bj, acc[b][j]);
+                c[b][j] = _mm256_fmadd_ps(a[b], bj, c[b][j]);
         }
     }
+#pragma GCC unroll 4
+    for (int b = 0; b < nb; b++)
+#pragma GCC unroll 3
+        for (int j = 0; j < w; j++)
+            acc[b][j] = c[b][j];
 }
 
 /* Columns [j0, j0 + w) of rows [r0, r0 + rows), rows <= 32: all of K. */
