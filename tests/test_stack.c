@@ -80,8 +80,8 @@ static void *calls(void *arg)
         expect_ok(j, bpq_bp2_hidden_delta(B, NO, NI, d, w, x, BPQ_ACT_TANH, dx), "bp2");
         expect_ok(j, bpq_bp3_bias_grad(9, 2053, big, BPQ_REDUCE_MEAN, db), "bp3");
         expect_ok(j, bpq_bp4_weight_grad(B, NO, NI, d, x, BPQ_REDUCE_SUM, dw), "bp4");
-        expect_ok(j, bpq_bp4_weight_grad(B, NO, NI, d, x, BPQ_REDUCE_MEAN | BPQ_REDUCE_ACCUMULATE, dw),
-                  "bp4, accumulating");
+        const bpq_reduce mean_acc = BPQ_REDUCE_MEAN | BPQ_REDUCE_ACCUMULATE;
+        expect_ok(j, bpq_bp4_weight_grad(B, NO, NI, d, x, mean_acc, dw), "bp4, accumulating");
         expect_ok(j, bpq_sgd_step((size_t)NO * NI, 0.1f, dw, w), "sgd");
     }
     free(x), free(w), free(b), free(a), free(y), free(d), free(dx), free(dw), free(db), free(big);

@@ -122,26 +122,31 @@ typedef struct bpq_avx2_gemm {
     size_t batch;         /* BP4: the divisor of the mean */
 } bpq_avx2_gemm;
 
-/* The finished output of lanes 8 v.. of row r, columns col.., of a strip w
- * wide, from its sum s: the elementwise part of each operation, fused into
- * the GEMM so that it makes no pass of its own over memory. */
-BPQ_AVX2_INLINE __m256 bpq_avx2_finish(const int op, const bpq_avx2_gemm *g, __m256 s, size_t r,
-                                       size_t col, size_t w, int v) {
+/* What finishing the output at (r, col) reads besides its sum: a there for
+ * BP2 (unless identity), the old output for BP4 when accumulating; NULL
+ * when it reads nothing. */
+BPQ_AVX2_INLINE const float *bpq_avx2_finish_src(const int op, const bpq_avx2_gemm *g, size_t r,
+                                                 size_t col) {
+    if (op == BPQ_AVX2_OP_BP2 && g->act != BPQ_ACT_IDENTITY)
+        return g->act_in + r * g->ldc + col;
+    if (op == BPQ_AVX2_OP_BP4 && g->accumulate)
+        return g->c + r * g->ldc + col;
+    return NULL;
+}
+
+/* The finished outputs from their sums s and x, the values at
+ * bpq_avx2_finish_src (+0 when it is NULL): the elementwise part of each
+ * operation, fused into the GEMM so that it makes no pass of its own over
+ * memory. BP2 reads a before delta (maybe the same memory) is written. */
+BPQ_AVX2_INLINE __m256 bpq_avx2_finish(const int op, const bpq_avx2_gemm *g, __m256 s,
+                                       __m256 x) {
     if (op == BPQ_AVX2_OP_FORWARD)
         return bpq_avx2_act(g->act, s); /* identity and softmax: unchanged */
-    if (op == BPQ_AVX2_OP_BP2) {
-        /* delta = g * act'(a); a is read before delta (maybe the same memory)
-         * is written. For identity the product is g itself. */
-        if (g->act == BPQ_ACT_IDENTITY)
-            return s;
-        const float *ain = g->act_in + r * g->ldc + col;
-        return _mm256_mul_ps(s, bpq_avx2_dact(g->act, bpq_avx2_strip_load(ain, w, v)));
-    }
+    if (op == BPQ_AVX2_OP_BP2) /* delta = g * act'(a); for identity, g itself */
+        return g->act == BPQ_ACT_IDENTITY ? s : _mm256_mul_ps(s, bpq_avx2_dact(g->act, x));
     if (g->mean)
         s = _mm256_div_ps(s, _mm256_set1_ps((float)g->batch));
-    if (g->accumulate)
-        s = _mm256_add_ps(bpq_avx2_strip_load(g->c + r * g->ldc + col, w, v), s);
-    return s;
+    return g->accumulate ? _mm256_add_ps(x, s) : s;
 }
 
 /* One tile: the microkernel, then the sums are either parked (tile, ldt)
@@ -162,8 +167,10 @@ BPQ_AVX2_INLINE void bpq_avx2_tile(const int op, const int mr, const int nv, con
                 _mm256_storeu_ps(tile + ldt * m + 8 * v, c[m][v]);
             } else {
                 const size_t r = row + (size_t)m;
+                const float *src = bpq_avx2_finish_src(op, g, r, col);
+                const __m256 x = src ? bpq_avx2_strip_load(src, w, v) : _mm256_setzero_ps();
                 bpq_avx2_strip_store(g->c + r * g->ldc + col, w, v,
-                                     bpq_avx2_finish(op, g, c[m][v], r, col, w, v));
+                                     bpq_avx2_finish(op, g, c[m][v], x));
             }
         }
 }
@@ -205,10 +212,10 @@ BPQ_AVX2_INLINE void bpq_avx2_tile_any(const int op, int mr, int nv, const int a
     if (fin && op == BPQ_AVX2_OP_FORWARD)
         for (size_t m = 0; m < (size_t)mr; m++)
             for (int v = 0; v < nv; v++) {
-                const size_t r = row + m;
+                const size_t r = row + m; /* forward reads nothing besides the sum */
                 bpq_avx2_strip_store(g->c + r * g->ldc + col, w, v,
                                      bpq_avx2_finish(op, g, _mm256_loadu_ps(tile + ldt * m + 8 * v),
-                                                     r, col, w, v));
+                                                     _mm256_setzero_ps()));
             }
 }
 
@@ -370,31 +377,16 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow_part(const int op, const int nb, const int 
     /* Epilogue, one output column of 8 rows at a time, through a buffer
      * because the outputs of a vector are ldc apart. */
     _Alignas(32) float t[8];
-    const __m256 fb = _mm256_set1_ps((float)g->batch);
     for (int b = 0; b < nb; b++) {
-        const size_t cnt = rows - 8 * (size_t)b < 8 ? rows - 8 * (size_t)b : 8;
+        const size_t r = r0 + 8 * (size_t)b, left = rows - 8 * (size_t)b;
+        const size_t cnt = left < 8 ? left : 8;
         for (int j = 0; j < w; j++) {
-            float *out = g->c + (r0 + 8 * (size_t)b) * g->ldc + j0 + (size_t)j;
-            __m256 s = acc[b][j];
-            if (op == BPQ_AVX2_OP_FORWARD) {
-                s = bpq_avx2_act(g->act, s);
-            } else if (op == BPQ_AVX2_OP_BP2) {
-                if (g->act != BPQ_ACT_IDENTITY) {
-                    const float *ain = g->act_in + (r0 + 8 * (size_t)b) * g->ldc + j0 + (size_t)j;
-                    for (size_t l = 0; l < 8; l++)
-                        t[l] = l < cnt ? ain[l * g->ldc] : 0.0f;
-                    s = _mm256_mul_ps(s, bpq_avx2_dact(g->act, _mm256_load_ps(t)));
-                }
-            } else {
-                if (g->mean)
-                    s = _mm256_div_ps(s, fb);
-                if (g->accumulate) {
-                    for (size_t l = 0; l < 8; l++)
-                        t[l] = l < cnt ? out[l * g->ldc] : 0.0f;
-                    s = _mm256_add_ps(_mm256_load_ps(t), s);
-                }
-            }
-            _mm256_store_ps(t, s);
+            const size_t col = j0 + (size_t)j;
+            const float *src = bpq_avx2_finish_src(op, g, r, col);
+            for (size_t l = 0; l < 8; l++)
+                t[l] = src && l < cnt ? src[l * g->ldc] : 0.0f;
+            _mm256_store_ps(t, bpq_avx2_finish(op, g, acc[b][j], _mm256_load_ps(t)));
+            float *out = g->c + r * g->ldc + col;
             for (size_t l = 0; l < cnt; l++)
                 out[l * g->ldc] = t[l];
         }
@@ -433,7 +425,8 @@ BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g, flo
     /* Columns done by 16-wide strips; a last 1 to 3 go down the rows. */
     const size_t N =
         g->n % BPQ_AVX2_NR <= BPQ_AVX2_NARROW ? g->n / BPQ_AVX2_NR * BPQ_AVX2_NR : g->n;
-    const size_t kc = !pack_a ? bpq_avx2_block(K, op == BPQ_AVX2_OP_BP2 ? BPQ_AVX2_KC_BP2 : BPQ_AVX2_KC_ROW, 8)
+    const size_t kc_row = op == BPQ_AVX2_OP_BP2 ? BPQ_AVX2_KC_BP2 : BPQ_AVX2_KC_ROW;
+    const size_t kc = !pack_a ? bpq_avx2_block(K, kc_row, 8)
                       : K <= BPQ_AVX2_KC_BP4 ? K
                       : park_c               ? bpq_avx2_block(K, BPQ_AVX2_KC_BP4_PARK, 8)
                                               : bpq_avx2_block(K, BPQ_AVX2_KC_BP4_MULTI, 8);
@@ -511,10 +504,11 @@ BPQ_AVX2_INLINE void bpq_avx2_gemm_run(const int op, const bpq_avx2_gemm *g, flo
                         const size_t row = ic + ir;
                         /* Where the running sums of this tile live between k blocks. */
                         const int in_c = park_c && w == BPQ_AVX2_NR;
+                        const size_t strip = (jr - jc) / BPQ_AVX2_NR;
                         float *tile = single ? tb
                                       : in_c ? g->c + row * g->ldc + jr
                                       : park_c ? tb + BPQ_AVX2_NR * ir
-                                               : tb + BPQ_AVX2_NR * ((jr - jc) / BPQ_AVX2_NR * mc + ir);
+                                               : tb + BPQ_AVX2_NR * (strip * mc + ir);
                         const size_t ldt = in_c ? g->ldc : BPQ_AVX2_NR;
                         bpq_avx2_prefetch_part(op, &pf, tile_no);
                         if (pack_a)
