@@ -54,8 +54,9 @@
  * M block, and B is packed fewer times (NCF shape: packing fell from a
  * fifth of the time to a fourteenth, with the prefetch of A below).
  *
- * Workspace: one stack array per call, BPQ_AVX2_WS_ROW floats (31 KiB) for
- * forward and BP2, BPQ_AVX2_WS_BP4 (60 KiB) for BP4; no heap. (The batch-1
+ * Workspace: one stack array per call, declared by the kernel file that
+ * calls bpq_avx2_gemm_run: BPQ_AVX2_WS_ROW floats (31 KiB) for forward and
+ * BP2, BPQ_AVX2_WS_BP4 (60 KiB) for BP4; no heap. (The batch-1
  * paths, gemv_p.h for forward and bp2.c, use 16 KiB and 8 KiB of their own.)
  */
 
