@@ -68,6 +68,22 @@ __attribute__((noinline)) static void bp2_gemv(size_t n_next, size_t n, const fl
     }
 }
 
+/* The blocked GEMM with act a constant: one copy per activation, so that
+ * each epilogue holds just its own act' and no branch on act (the single
+ * copy that branched was 160 KB of code, and small shapes ran measurably
+ * slower through it). */
+#define BPQ_BP2_GEMM(name, ACT)                                                                \
+    __attribute__((noinline)) static void name(bpq_avx2_gemm g) {                             \
+        g.act = ACT;                                                                           \
+        _Alignas(64) float ws[BPQ_AVX2_WS_ROW];                                                \
+        bpq_avx2_gemm_run(BPQ_AVX2_OP_BP2, &g, ws);                                            \
+    }
+BPQ_BP2_GEMM(bp2_gemm_identity, BPQ_ACT_IDENTITY)
+BPQ_BP2_GEMM(bp2_gemm_sigmoid, BPQ_ACT_SIGMOID)
+BPQ_BP2_GEMM(bp2_gemm_tanh, BPQ_ACT_TANH)
+BPQ_BP2_GEMM(bp2_gemm_relu, BPQ_ACT_RELU)
+#undef BPQ_BP2_GEMM
+
 void bpq_bp2_avx2(size_t batch, size_t n_next, size_t n, const float *delta_next,
                   const float *w_next, const float *a, bpq_act act, float *delta) {
     if (batch == 1) {
@@ -76,6 +92,10 @@ void bpq_bp2_avx2(size_t batch, size_t n_next, size_t n, const float *delta_next
     }
     bpq_avx2_gemm g = {.m = batch, .n = n, .k = n_next, .a = delta_next, .lda = n_next,
                        .b = w_next, .ldb = n, .c = delta, .ldc = n, .act_in = a, .act = act};
-    _Alignas(64) float ws[BPQ_AVX2_WS_ROW];
-    bpq_avx2_gemm_run(BPQ_AVX2_OP_BP2, &g, ws);
+    switch (act) {
+    case BPQ_ACT_SIGMOID: bp2_gemm_sigmoid(g); break;
+    case BPQ_ACT_TANH: bp2_gemm_tanh(g); break;
+    case BPQ_ACT_RELU: bp2_gemm_relu(g); break;
+    default: bp2_gemm_identity(g); break; /* identity (softmax never reaches BP2) */
+    }
 }

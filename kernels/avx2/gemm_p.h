@@ -306,19 +306,17 @@ BPQ_AVX2_INLINE void bpq_avx2_prefetch_a(const bpq_avx2_gemm *g, size_t ic, size
 #define BPQ_AVX2_NARROW 3      /* widest strip done this way */
 #define BPQ_AVX2_NARROW_KT 128 /* k values per transposed copy: 2 x 128 x 16 floats */
 
-BPQ_AVX2_INLINE void bpq_avx2_narrow_kernel(const int op, const int nb, const int w, size_t kt,
-                                            const float *av, size_t as, const float *bv,
-                                            size_t bks, size_t bjs, size_t rows,
-                                            __m256 acc[4][BPQ_AVX2_NARROW]) {
-    /* Vector b of a k step is at av + k as + off[b]; the copy is two
-     * [k][16] panels (rows 0-15, 16-31), delta is one row per k. */
-    const size_t off[4] = {0, 8, op == BPQ_AVX2_OP_BP4 ? 16 : kt * 16,
-                           op == BPQ_AVX2_OP_BP4 ? 24 : kt * 16 + 8};
-    __m256i last = bpq_avx2_mask(rows - 8 * (size_t)(nb - 1));
-    /* acc lives in memory (the caller's epilogue indexes it at run time),
-     * the sums of this call in registers: copied in and out once, so that
-     * no sum is stored inside the k loop, as GCC did when it worked on acc
-     * itself across the caller's packing. */
+/* acc[b][j] += column j of B times vector b of A, over kt k steps. Vector
+ * b of step k is at av + k as + off[b]; the last one is read with a mask
+ * of last_rows lanes (BP4 reads delta itself, whose rows may end there;
+ * the transposed copy is padded, last_rows = 8). Loop order: per vector
+ * of A, its fmas with the w broadcasts, so that 12 sums + 3 broadcasts +
+ * 1 A vector fit the 16 registers at nb = 4, w = 3. */
+BPQ_AVX2_INLINE void bpq_avx2_narrow_kernel(const int nb, const int w, size_t kt,
+                                            const float *av, size_t as, const size_t *off,
+                                            size_t last_rows, const float *bv, size_t bks,
+                                            size_t bjs, __m256 acc[4][BPQ_AVX2_NARROW]) {
+    const __m256i last = bpq_avx2_mask(last_rows);
     __m256 c[4][BPQ_AVX2_NARROW];
 #pragma GCC unroll 4
     for (int b = 0; b < nb; b++)
@@ -326,18 +324,17 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow_kernel(const int op, const int nb, const in
         for (int j = 0; j < w; j++)
             c[b][j] = acc[b][j];
     for (size_t k = 0; k < kt; k++) {
-        __m256 a[4];
-#pragma GCC unroll 4
-        for (int b = 0; b < nb; b++)
-            a[b] = op == BPQ_AVX2_OP_BP4 && b == nb - 1
-                       ? _mm256_maskload_ps(av + k * as + off[b], last)
-                       : _mm256_loadu_ps(av + k * as + off[b]);
+        __m256 bj[BPQ_AVX2_NARROW];
 #pragma GCC unroll 3
-        for (int j = 0; j < w; j++) {
-            const __m256 bj = _mm256_broadcast_ss(bv + k * bks + (size_t)j * bjs);
+        for (int j = 0; j < w; j++)
+            bj[j] = _mm256_broadcast_ss(bv + k * bks + (size_t)j * bjs);
 #pragma GCC unroll 4
-            for (int b = 0; b < nb; b++)
-                c[b][j] = _mm256_fmadd_ps(a[b], bj, c[b][j]);
+        for (int b = 0; b < nb; b++) {
+            const float *p = av + k * as + off[b];
+            const __m256 a = b == nb - 1 ? _mm256_maskload_ps(p, last) : _mm256_loadu_ps(p);
+#pragma GCC unroll 3
+            for (int j = 0; j < w; j++)
+                c[b][j] = _mm256_fmadd_ps(a, bj[j], c[b][j]);
         }
     }
 #pragma GCC unroll 4
@@ -345,6 +342,37 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow_kernel(const int op, const int nb, const in
 #pragma GCC unroll 3
         for (int j = 0; j < w; j++)
             acc[b][j] = c[b][j];
+}
+
+/* Inlined into the GEMM driver, the kernel's sums competed with the
+ * driver's own values for registers and GCC spilled some of them (a store
+ * and a reload in every k step of those chains): one function per shape
+ * gives them the whole register file. */
+#define BPQ_AVX2_NARROW_FN(nb, w)                                                              \
+    __attribute__((noinline, unused)) static void bpq_avx2_narrow_##nb##_##w(                  \
+        size_t kt, const float *av, size_t as, const size_t *off, size_t last_rows,            \
+        const float *bv, size_t bks, size_t bjs, __m256 acc[4][BPQ_AVX2_NARROW]) {             \
+        bpq_avx2_narrow_kernel(nb, w, kt, av, as, off, last_rows, bv, bks, bjs, acc);          \
+    }
+BPQ_AVX2_NARROW_FN(1, 1) BPQ_AVX2_NARROW_FN(1, 2) BPQ_AVX2_NARROW_FN(1, 3)
+BPQ_AVX2_NARROW_FN(2, 1) BPQ_AVX2_NARROW_FN(2, 2) BPQ_AVX2_NARROW_FN(2, 3)
+BPQ_AVX2_NARROW_FN(3, 1) BPQ_AVX2_NARROW_FN(3, 2) BPQ_AVX2_NARROW_FN(3, 3)
+BPQ_AVX2_NARROW_FN(4, 1) BPQ_AVX2_NARROW_FN(4, 2) BPQ_AVX2_NARROW_FN(4, 3)
+#undef BPQ_AVX2_NARROW_FN
+
+/* The out-of-line kernel for a constant nb and w (the switch folds away). */
+BPQ_AVX2_INLINE void bpq_avx2_narrow_call(const int nb, const int w, size_t kt, const float *av,
+                                          size_t as, const size_t *off, size_t last_rows,
+                                          const float *bv, size_t bks, size_t bjs,
+                                          __m256 acc[4][BPQ_AVX2_NARROW]) {
+#define BPQ_AVX2_NC(b, c)                                                                      \
+    if (nb == b && w == c)                                                                     \
+        bpq_avx2_narrow_##b##_##c(kt, av, as, off, last_rows, bv, bks, bjs, acc);
+    BPQ_AVX2_NC(1, 1) BPQ_AVX2_NC(1, 2) BPQ_AVX2_NC(1, 3)
+    BPQ_AVX2_NC(2, 1) BPQ_AVX2_NC(2, 2) BPQ_AVX2_NC(2, 3)
+    BPQ_AVX2_NC(3, 1) BPQ_AVX2_NC(3, 2) BPQ_AVX2_NC(3, 3)
+    BPQ_AVX2_NC(4, 1) BPQ_AVX2_NC(4, 2) BPQ_AVX2_NC(4, 3)
+#undef BPQ_AVX2_NC
 }
 
 /* Columns [j0, j0 + w) of rows [r0, r0 + rows), rows <= 32: all of K. */
@@ -362,8 +390,11 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow_part(const int op, const int nb, const int 
     const size_t bks = op == BPQ_AVX2_OP_FORWARD ? 1 : g->ldb;
     const size_t bjs = op == BPQ_AVX2_OP_FORWARD ? g->ldb : 1;
     const float *bsrc = op == BPQ_AVX2_OP_FORWARD ? g->b + j0 * g->ldb : g->b + j0;
+    /* off: where vector b of a k step starts; delta has one row per k
+     * (BP4), the copy two [k][16] panels (rows 0-15, then 16-31). */
     if (op == BPQ_AVX2_OP_BP4) {
-        bpq_avx2_narrow_kernel(op, nb, w, K, g->a + r0, g->lda, bsrc, bks, bjs, rows, acc);
+        const size_t off[4] = {0, 8, 16, 24}, last_rows = rows - 8 * (size_t)(nb - 1);
+        bpq_avx2_narrow_call(nb, w, K, g->a + r0, g->lda, off, last_rows, bsrc, bks, bjs, acc);
     } else {
         for (size_t k0 = 0; k0 < K; k0 += BPQ_AVX2_NARROW_KT) {
             const size_t kt = K - k0 < BPQ_AVX2_NARROW_KT ? K - k0 : BPQ_AVX2_NARROW_KT;
@@ -371,8 +402,8 @@ BPQ_AVX2_INLINE void bpq_avx2_narrow_part(const int op, const int nb, const int 
             bpq_avx2_pack_trans(src, g->lda, kt, rows < 16 ? rows : 16, copy);
             if (rows > 16)
                 bpq_avx2_pack_trans(src + 16 * g->lda, g->lda, kt, rows - 16, copy + kt * 16);
-            bpq_avx2_narrow_kernel(op, nb, w, kt, copy, 16, bsrc + k0 * bks, bks, bjs, rows,
-                                   acc);
+            const size_t off[4] = {0, 8, kt * 16, kt * 16 + 8};
+            bpq_avx2_narrow_call(nb, w, kt, copy, 16, off, 8, bsrc + k0 * bks, bks, bjs, acc);
         }
     }
     /* Epilogue, one output column of 8 rows at a time, through a buffer
