@@ -1,4 +1,6 @@
 /* bp1.c - AVX2 BP1: output-layer error and, when asked, the mean loss. */
+#include <stdint.h>
+
 #include "avx2/math_p.h"
 #include "kernels.h"
 
@@ -46,28 +48,63 @@ BPQ_BP1_FLAT __m256 delta_of(bpq_loss loss, bpq_act act, __m256 a, __m256 y) {
 }
 
 /* Deltas only: a pure stream. delta may be a or y exactly, and every vector
- * is loaded before its own store, so the aliasing is harmless. */
+ * is loaded before its own store, so the aliasing is harmless. With nt, the
+ * whole vectors go out with non-temporal stores, which need delta + 8k to
+ * be 32-byte aligned (see delta_nt); the tail is stored normally. */
+#define BPQ_BP1_STORE(nt, p, v) ((nt) ? _mm256_stream_ps(p, v) : _mm256_storeu_ps(p, v))
 BPQ_BP1_FLAT void delta_rows(size_t count, bpq_loss loss, bpq_act act, const float *a,
-                             const float *y, float *delta) {
+                             const float *y, float *delta, int nt) {
     size_t j = 0;
     for (; j + 32 <= count; j += 32) {
         __m256 a0 = _mm256_loadu_ps(a + j), a1 = _mm256_loadu_ps(a + j + 8);
         __m256 a2 = _mm256_loadu_ps(a + j + 16), a3 = _mm256_loadu_ps(a + j + 24);
         __m256 y0 = _mm256_loadu_ps(y + j), y1 = _mm256_loadu_ps(y + j + 8);
         __m256 y2 = _mm256_loadu_ps(y + j + 16), y3 = _mm256_loadu_ps(y + j + 24);
-        _mm256_storeu_ps(delta + j, delta_of(loss, act, a0, y0));
-        _mm256_storeu_ps(delta + j + 8, delta_of(loss, act, a1, y1));
-        _mm256_storeu_ps(delta + j + 16, delta_of(loss, act, a2, y2));
-        _mm256_storeu_ps(delta + j + 24, delta_of(loss, act, a3, y3));
+        BPQ_BP1_STORE(nt, delta + j, delta_of(loss, act, a0, y0));
+        BPQ_BP1_STORE(nt, delta + j + 8, delta_of(loss, act, a1, y1));
+        BPQ_BP1_STORE(nt, delta + j + 16, delta_of(loss, act, a2, y2));
+        BPQ_BP1_STORE(nt, delta + j + 24, delta_of(loss, act, a3, y3));
     }
     for (; j + 8 <= count; j += 8)
-        _mm256_storeu_ps(delta + j,
-                         delta_of(loss, act, _mm256_loadu_ps(a + j), _mm256_loadu_ps(y + j)));
+        BPQ_BP1_STORE(nt, delta + j,
+                      delta_of(loss, act, _mm256_loadu_ps(a + j), _mm256_loadu_ps(y + j)));
     if (j < count) {
         __m256i k = bpq_avx2_mask(count - j);
         __m256 av = _mm256_maskload_ps(a + j, k), yv = _mm256_maskload_ps(y + j, k);
         bpq_avx2_store_first(delta + j, count - j, delta_of(loss, act, av, yv));
     }
+}
+
+/* ---- arrays far larger than the caches ------------------------------------
+ *
+ * An ordinary store first reads its cache line from memory (read for
+ * ownership), so a delta costs a read and a write of DRAM on top of the
+ * reads of a and y: four streams for three arrays. Non-temporal stores
+ * write whole lines without that read, and the values stored are the same.
+ * They also bypass the caches, which is bad when the next kernel could
+ * find delta there, so they are used only when the three arrays together
+ * exceed BPQ_BP1_NT_BYTES, twice the 32 MiB of last-level cache one core
+ * of a current x86 server typically sees. (Tests may set it to 0 to run
+ * this path on small inputs.) */
+#ifndef BPQ_BP1_NT_BYTES
+#define BPQ_BP1_NT_BYTES ((size_t)64 << 20)
+#endif
+
+/* Elements from delta + i up to the next 32-byte boundary (0..7). */
+static inline size_t to_boundary(const float *delta, size_t i) {
+    return (size_t)(-(uintptr_t)(delta + i) / sizeof(float)) & 7;
+}
+
+/* Deltas of elements from..to-1 of the flat array: ordinary stores up to
+ * the first 32-byte boundary of delta (only at the array's start, see
+ * rows_nt), then delta_rows with non-temporal stores. */
+BPQ_BP1_FLAT void delta_nt(size_t from, size_t to, bpq_loss loss, bpq_act act, const float *a,
+                           const float *y, float *delta) {
+    size_t head = to_boundary(delta, from);
+    head = head < to - from ? head : to - from;
+    delta_rows(head, loss, act, a + from, y + from, delta + from, 0);
+    from += head;
+    delta_rows(to - from, loss, act, a + from, y + from, delta + from, 1);
 }
 
 /* One row with its loss: elements j..j+7 of each 16 feed lo, j+8..j+15 hi,
@@ -98,6 +135,59 @@ BPQ_BP1_FLAT float delta_loss_row(size_t n, bpq_loss loss, bpq_act act, const fl
         }
     }
     return bpq_avx2_rowsum_finish(lo, hi);
+}
+
+/* Loss partials of len elements of a row, starting at a multiple of 16 of
+ * it, without deltas; as in delta_loss_row, lanes past len add +0. */
+BPQ_BP1_FLAT void loss_span(size_t len, bpq_loss loss, const float *a, const float *y,
+                            __m256 *lo, __m256 *hi) {
+    size_t j = 0;
+    for (; j + 16 <= len; j += 16) {
+        *lo = _mm256_add_ps(*lo, loss_term(loss, _mm256_loadu_ps(a + j), _mm256_loadu_ps(y + j)));
+        *hi = _mm256_add_ps(*hi, loss_term(loss, _mm256_loadu_ps(a + j + 8),
+                                           _mm256_loadu_ps(y + j + 8)));
+    }
+    if (j < len) {
+        __m256i k0, k1;
+        __m256 a0, a1, y0, y1;
+        bpq_avx2_tail_load(a + j, len - j, &k0, &k1, &a0, &a1);
+        bpq_avx2_tail_load(y + j, len - j, &k0, &k1, &y0, &y1);
+        *lo = _mm256_add_ps(*lo, _mm256_and_ps(loss_term(loss, a0, y0), _mm256_castsi256_ps(k0)));
+        *hi = _mm256_add_ps(*hi, _mm256_and_ps(loss_term(loss, a1, y1), _mm256_castsi256_ps(k1)));
+    }
+}
+
+/* Long rows with non-temporal deltas. The loss is taken over a span of a
+ * row first (loads from memory), then the deltas of the same elements
+ * (loads from L1), as one flat stream that stops at the last 32-byte
+ * boundary and resumes there with the next span, so that only the array's
+ * two ends need ordinary stores, however rows are aligned. A delta is
+ * stored only after the loss pass has read its element (delta may be a or
+ * y). Returns the sum of the row losses. */
+#define BPQ_BP1_SPAN 1024
+BPQ_BP1_FLAT double rows_nt(size_t batch, size_t n, bpq_loss loss, bpq_act act, const float *a,
+                            const float *y, float *delta) {
+    const size_t count = batch * n;
+    size_t done = 0;
+    double total = 0.0;
+    for (size_t r = 0; r < batch; r++) {
+        __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+        for (size_t j = 0; j < n; j += BPQ_BP1_SPAN) {
+            const size_t len = n - j < BPQ_BP1_SPAN ? n - j : BPQ_BP1_SPAN;
+            const size_t at = r * n + j;
+            loss_span(len, loss, a + at, y + at, &lo, &hi);
+            size_t lim = at + len;
+            if (lim < count)
+                lim -= (8 - to_boundary(delta, lim)) & 7;
+            if (lim > done) {
+                delta_nt(done, lim, loss, act, a, y, delta);
+                done = lim;
+            }
+        }
+        total += (double)bpq_avx2_rowsum_finish(lo, hi);
+    }
+    _mm_sfence();
+    return total;
 }
 
 /* ---- short rows ------------------------------------------------------------
@@ -261,13 +351,26 @@ BPQ_BP1_FLAT double short_rows(size_t batch, size_t n, int blocks, bpq_loss loss
 
 BPQ_BP1_FLAT void run(size_t batch, size_t n, bpq_loss loss, bpq_act act, const float *a,
                       const float *y, float *delta, float *loss_out) {
+    /* BCE with its loss is bound by its logarithms, not by memory, and
+     * there the non-temporal stores measured about a third slower (AMD
+     * Zen 5), not faster. Short rows keep ordinary stores: their deltas
+     * are written in the same pass as the loss terms. */
+    const int nt = batch * n > BPQ_BP1_NT_BYTES / (3 * sizeof(float)) &&
+                   (loss != BPQ_LOSS_BCE || !loss_out);
     if (!loss_out) {
         /* Rows are contiguous and deltas do not depend on the row: one stream. */
-        delta_rows(batch * n, loss, act, a, y, delta);
+        if (nt) {
+            delta_nt(0, batch * n, loss, act, a, y, delta);
+            _mm_sfence();
+        } else {
+            delta_rows(batch * n, loss, act, a, y, delta, 0);
+        }
         return;
     }
     double total = 0.0;
-    if (n < BPQ_BP1_SHORT) {
+    if (nt && n >= BPQ_BP1_SHORT) {
+        total = rows_nt(batch, n, loss, act, a, y, delta);
+    } else if (n < BPQ_BP1_SHORT) {
         /* one copy per number of 16-element groups, so their loops unroll */
         switch ((n + 15) / 16) {
         case 1: total = short_rows(batch, n, 1, loss, act, a, y, delta); break;
