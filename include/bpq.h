@@ -165,6 +165,11 @@ BPQ_API bpq_status bpq_forward(size_t batch, size_t n_in, size_t n_out, const fl
  * `delta` is the gradient of each example's own loss; reduce with
  * #BPQ_REDUCE_MEAN in BP3 and BP4 to get the gradient of the mean loss.
  *
+ * When `a`, `y` and `delta` together exceed 64 MiB, the AVX2 path may
+ * write `delta` with non-temporal stores, which go to memory without
+ * passing through the caches (data that large would not stay cached
+ * anyway). The values are the same either way.
+ *
  * @param batch    rows (examples), at least 1.
  * @param n        outputs per example, at least 1.
  * @param loss     loss function.
