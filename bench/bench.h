@@ -48,7 +48,8 @@ typedef struct bench_shape {
     size_t batch, n_in, n_out;
     const char *origin;
     int in_short;       /* part of the short run */
-    int streaming_only; /* only for BP1, BP3 and SGD (its products would take minutes) */
+    int streaming_only;  /* only for BP1, BP3 and SGD (its products would take minutes) */
+    int activation_only; /* only for the forward pass: n_in = 1, the activation is the work */
 } bench_shape;
 
 /* Arguments a case's functions receive. */
@@ -81,7 +82,8 @@ typedef struct bench_ops {
 enum {
     BENCH_SLOW = 1,  /* the double-precision reference: as few iterations as possible */
     BENCH_SHORT = 2, /* part of the short run (the demo's) */
-    BENCH_PEER = 4   /* a library peer (OpenBLAS, oneDNN): its kernels follow the environment */
+    BENCH_PEER = 4,  /* a library peer (OpenBLAS, oneDNN): its kernels follow the environment */
+    BENCH_ACTIVATION_SHAPES = 8 /* a peer that runs on the activation-only shapes alone */
 };
 
 /* Implemented by the shim: adds one case (the shim copies everything). */

@@ -12,6 +12,9 @@ enum { LOOPS_MSE = 0, LOOPS_BCE = 1, LOOPS_XENT = 2 };
 typedef struct bench_loops {
     /* z[r, j] = act(z[r, j] + b[j]); softmax over each row. */
     void (*bias_act)(size_t batch, size_t n, const float *b, int act, float *z);
+    /* The forward pass of a layer with one input: a[r, j] = act(x[r] w[j] + b[j]). */
+    void (*forward1)(size_t batch, size_t n, const float *x, const float *w, const float *b,
+                     int act, float *a);
     /* g = g * act'(a), the derivative taken from the output a. */
     void (*dact_mul)(size_t count, int act, const float *a, float *g);
     /* db[j] = sum over rows of d[r, j]. */

@@ -1,11 +1,11 @@
-/* peers_loops.c - peer cases for the elementwise equations (BP1, BP3, SGD): plain loops, plain and -ffast-math. */
+/* peers_loops.c - peer cases for BP1, BP3, SGD and the activations: plain loops, plain and -ffast-math. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cases.h"
 #include "loops.h"
 
-enum { EQ_BP1, EQ_BP3, EQ_SGD };
+enum { EQ_BP1, EQ_BP3, EQ_SGD, EQ_FORWARD };
 
 typedef struct loops_build {
     const char *impl; /* "<peer>.<level>" */
@@ -41,6 +41,9 @@ static void run(void *ctx)
         L->loss = c->build->k->output_delta(L->batch, L->n_out, c->variant, L->a, L->y, L->d);
         break;
     case EQ_BP3: c->build->k->bias_grad(L->batch, L->n_out, L->d, L->db); break;
+    case EQ_FORWARD: /* the activation shapes only: n_in = 1 */
+        c->build->k->forward1(L->batch, L->n_out, L->x, L->w, L->b, c->variant, L->a);
+        break;
     default: c->build->k->sgd(L->n_out * L->n_in, BENCH_LR, L->dw, L->w); break;
     }
 }
@@ -61,8 +64,9 @@ static void teardown(void *ctx)
 /* Runs bpq and the loops once from the same data and compares. */
 static int check(loops_ctx *c, char *why, size_t why_len)
 {
-    static const bench_bpq_call calls[] = {bench_call_bp1, bench_call_bp3, bench_call_sgd};
-    static const unsigned outs[] = {BENCH_OUT_D, BENCH_OUT_DB, BENCH_OUT_W};
+    static const bench_bpq_call calls[] = {bench_call_bp1, bench_call_bp3, bench_call_sgd,
+                                           bench_call_forward};
+    static const unsigned outs[] = {BENCH_OUT_D, BENCH_OUT_DB, BENCH_OUT_W, BENCH_OUT_A};
     bench_expect e;
     if (!bench_expect_run(&e, &c->L, calls[c->eq], c->variant, outs[c->eq], why, why_len))
         return 0;
@@ -101,6 +105,8 @@ static void *setup_eq(const bench_args *args, bench_work *work, char *why, size_
     }
     if (eq == EQ_BP1)
         bench_describe_bp1(&c->L, c->variant, work);
+    else if (eq == EQ_FORWARD)
+        bench_describe_forward(&c->L, c->variant, work);
     else if (eq == EQ_BP3)
         bench_describe_bp3(&c->L, 0, work);
     else
@@ -121,12 +127,17 @@ static void *setup_sgd(const bench_args *a, bench_work *w, char *why, size_t n)
 {
     return setup_eq(a, w, why, n, EQ_SGD);
 }
+static void *setup_forward(const bench_args *a, bench_work *w, char *why, size_t n)
+{
+    return setup_eq(a, w, why, n, EQ_FORWARD);
+}
 
 void bench_register_loops(void)
 {
     static const bench_ops bp1 = {setup_bp1, warm, run, NULL, teardown};
     static const bench_ops bp3 = {setup_bp3, warm, run, NULL, teardown};
     static const bench_ops sgd = {setup_sgd, warm, run, NULL, teardown};
+    static const bench_ops forward = {setup_forward, warm, run, NULL, teardown};
     static const bpq_loss losses[] = {BPQ_LOSS_MSE, BPQ_LOSS_BCE, BPQ_LOSS_XENT};
     for (int i = 0; i < (int)(sizeof builds / sizeof builds[0]); i++) {
         const loops_build *b = &builds[i];
@@ -142,5 +153,10 @@ void bench_register_loops(void)
         }
         bench_register_peer("bp3", b->impl, &bp3, i, 0, 0, 0);
         bench_register_peer("sgd", b->impl, &sgd, i, 0, 1, 0);
+        /* The activation shapes only: there the product is trivial. */
+        bench_register_peer("forward.sigmoid", b->impl, &forward, i, BPQ_ACT_SIGMOID, 0,
+                            BENCH_ACTIVATION_SHAPES);
+        bench_register_peer("forward.softmax", b->impl, &forward, i, BPQ_ACT_SOFTMAX, 0,
+                            BENCH_ACTIVATION_SHAPES);
     }
 }

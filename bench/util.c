@@ -12,17 +12,22 @@
 #include <time.h>
 
 const bench_shape bench_shapes[] = {
-    {64, 784, 128, "mnist", 1, 0},       /* MNIST MLP, first layer */
-    {64, 128, 10, "mnist-out", 0, 0},    /* MNIST MLP, classifier */
-    {128, 512, 512, "gnmt", 0, 0},       /* GNMT, small */
-    {128, 1024, 1024, "gnmt", 1, 0},     /* GNMT */
-    {112, 2048, 1000, "resnet50", 0, 0}, /* ResNet-50 classifier */
-    {2048, 256, 256, "ncf", 0, 0},       /* NCF, large batch */
-    {1, 1024, 1024, "batch1", 1, 0},     /* one example: matrix-vector work */
-    {32, 67, 33, "odd", 1, 0},           /* small and odd: every edge path */
+    {64, 784, 128, "mnist", 1, 0, 0},       /* MNIST MLP, first layer */
+    {64, 128, 10, "mnist-out", 0, 0, 0},    /* MNIST MLP, classifier */
+    {128, 512, 512, "gnmt", 0, 0, 0},       /* GNMT, small */
+    {128, 1024, 1024, "gnmt", 1, 0, 0},     /* GNMT */
+    {112, 2048, 1000, "resnet50", 0, 0, 0}, /* ResNet-50 classifier */
+    {2048, 256, 256, "ncf", 0, 0, 0},       /* NCF, large batch */
+    {1, 1024, 1024, "batch1", 1, 0, 0},     /* one example: matrix-vector work */
+    {32, 67, 33, "odd", 1, 0, 0},           /* small and odd: every edge path */
     /* Far past the last-level cache: 64 MiB per BP1 and BP3 operand, 32 MiB
      * of weights for SGD. The streaming cases' DRAM row. */
-    {2048, 1024, 8192, "dram", 0, 1},
+    {2048, 1024, 8192, "dram", 0, 1, 0},
+    /* A classifier's activation alone: with one input the product is one
+     * fma per output, so the forward pass is the sigmoid or the softmax
+     * (1000 classes, a batch of 256: 1 MiB of outputs, in L2). The row where
+     * they meet the plain loop compiled with -ffast-math. */
+    {256, 1, 1000, "activation", 0, 0, 1},
 };
 const size_t bench_shape_count = sizeof bench_shapes / sizeof bench_shapes[0];
 
@@ -141,9 +146,12 @@ int bench_select(int isa, char *why, size_t why_len)
     return 0;
 }
 
-/* Whether a case runs on a shape: the DRAM shape is for BP1, BP3 and SGD only. */
+/* Whether a case runs on a shape: the DRAM shape is for BP1, BP3 and SGD
+ * only, the activation shape for the forward pass only. */
 static int shape_applies(const char *case_id, const bench_shape *s)
 {
+    if (s->activation_only)
+        return strncmp(case_id, "forward.", 8) == 0;
     if (!s->streaming_only)
         return 1;
     return strncmp(case_id, "bp1.", 4) == 0 || strcmp(case_id, "bp3") == 0 ||
@@ -185,11 +193,14 @@ void bench_register_peer(const char *case_id, const char *impl, const bench_ops 
     for (size_t k = 0; k < bench_shape_count; k++) {
         if (!shape_applies(case_id, &bench_shapes[k]))
             continue;
+        if ((flags & BENCH_ACTIVATION_SHAPES) && !bench_shapes[k].activation_only)
+            continue;
         char name[160];
         case_name(name, sizeof name, case_id, &bench_shapes[k], impl);
         bench_args args = {bench_shapes[k], mode, variant};
         bench_add(name, ops, &args,
-                  flags | (in_short && bench_shapes[k].in_short ? BENCH_SHORT : 0));
+                  (flags & ~BENCH_ACTIVATION_SHAPES) |
+                      (in_short && bench_shapes[k].in_short ? BENCH_SHORT : 0));
     }
 }
 
