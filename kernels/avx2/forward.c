@@ -3,6 +3,22 @@
 #include "avx2/gemv_p.h"
 #include "kernels.h"
 
+/* The blocked GEMM with act a constant: one copy per activation, so that
+ * the finishing step is a loop of just its own activation, without a
+ * branch on act per vector. */
+#define BPQ_FORWARD_GEMM(name, ACT)                                                            \
+    __attribute__((noinline)) static void name(bpq_avx2_gemm g) {                             \
+        g.act = ACT;                                                                           \
+        _Alignas(64) float ws[BPQ_AVX2_WS_ROW];                                                \
+        bpq_avx2_gemm_run(BPQ_AVX2_OP_FORWARD, &g, ws);                                        \
+    }
+BPQ_FORWARD_GEMM(forward_gemm_identity, BPQ_ACT_IDENTITY)
+BPQ_FORWARD_GEMM(forward_gemm_sigmoid, BPQ_ACT_SIGMOID)
+BPQ_FORWARD_GEMM(forward_gemm_tanh, BPQ_ACT_TANH)
+BPQ_FORWARD_GEMM(forward_gemm_relu, BPQ_ACT_RELU)
+BPQ_FORWARD_GEMM(forward_gemm_softmax, BPQ_ACT_SOFTMAX)
+#undef BPQ_FORWARD_GEMM
+
 void bpq_forward_avx2(size_t batch, size_t n_in, size_t n_out, const float *x, const float *w,
                       const float *b, bpq_act act, float *a) {
     if (batch == 1) { /* one example: a GEMV, W is read once and not packed */
@@ -11,6 +27,11 @@ void bpq_forward_avx2(size_t batch, size_t n_in, size_t n_out, const float *x, c
     }
     bpq_avx2_gemm g = {.m = batch, .n = n_out, .k = n_in, .a = x, .lda = n_in, .b = w,
                        .ldb = n_in, .c = a, .ldc = n_out, .bias = b, .act = act};
-    _Alignas(64) float ws[BPQ_AVX2_WS_ROW];
-    bpq_avx2_gemm_run(BPQ_AVX2_OP_FORWARD, &g, ws);
+    switch (act) {
+    case BPQ_ACT_SIGMOID: forward_gemm_sigmoid(g); break;
+    case BPQ_ACT_TANH: forward_gemm_tanh(g); break;
+    case BPQ_ACT_RELU: forward_gemm_relu(g); break;
+    case BPQ_ACT_SOFTMAX: forward_gemm_softmax(g); break;
+    default: forward_gemm_identity(g); break;
+    }
 }
