@@ -68,16 +68,9 @@ __attribute__((noinline)) static void bp2_gemv(size_t n_next, size_t n, const fl
     }
 }
 
-/* The blocked GEMM with act a constant: one copy per activation, so that
- * each epilogue holds just its own act' and no branch on act (the single
- * copy that branched was 160 KB of code, and small shapes ran measurably
- * slower through it). */
+/* One copy of the blocked GEMM per activation (see BPQ_AVX2_GEMM_COPY). */
 #define BPQ_BP2_GEMM(name, ACT)                                                                \
-    __attribute__((noinline)) static void name(bpq_avx2_gemm g) {                             \
-        g.act = ACT;                                                                           \
-        _Alignas(64) float ws[BPQ_AVX2_WS_ROW];                                                \
-        bpq_avx2_gemm_run(BPQ_AVX2_OP_BP2, &g, ws);                                            \
-    }
+    BPQ_AVX2_GEMM_COPY(name, BPQ_AVX2_OP_BP2, BPQ_AVX2_WS_ROW, g.act = ACT)
 BPQ_BP2_GEMM(bp2_gemm_identity, BPQ_ACT_IDENTITY)
 BPQ_BP2_GEMM(bp2_gemm_sigmoid, BPQ_ACT_SIGMOID)
 BPQ_BP2_GEMM(bp2_gemm_tanh, BPQ_ACT_TANH)

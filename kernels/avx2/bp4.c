@@ -34,16 +34,10 @@ static void bp4_outer(size_t n_out, size_t n_in, const float *d, const float *x,
     }
 }
 
-/* The blocked GEMM with mean and accumulate constants: one copy per
- * combination, so that each epilogue is just its own arithmetic, without
- * branches (as for BP2's activations: small shapes ran measurably faster). */
+/* One copy of the blocked GEMM per mean and accumulate (see BPQ_AVX2_GEMM_COPY). */
 #define BPQ_BP4_GEMM(name, MEAN, ACCUMULATE)                                                   \
-    __attribute__((noinline)) static void name(bpq_avx2_gemm g) {                             \
-        g.mean = MEAN;                                                                         \
-        g.accumulate = ACCUMULATE;                                                             \
-        _Alignas(64) float ws[BPQ_AVX2_WS_BP4];                                                \
-        bpq_avx2_gemm_run(BPQ_AVX2_OP_BP4, &g, ws);                                            \
-    }
+    BPQ_AVX2_GEMM_COPY(name, BPQ_AVX2_OP_BP4, BPQ_AVX2_WS_BP4,                                \
+                       (g.mean = MEAN, g.accumulate = ACCUMULATE))
 BPQ_BP4_GEMM(bp4_gemm_sum, 0, 0)
 BPQ_BP4_GEMM(bp4_gemm_mean, 1, 0)
 BPQ_BP4_GEMM(bp4_gemm_sum_acc, 0, 1)

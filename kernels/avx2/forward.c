@@ -3,15 +3,9 @@
 #include "avx2/gemv_p.h"
 #include "kernels.h"
 
-/* The blocked GEMM with act a constant: one copy per activation, so that
- * the finishing step is a loop of just its own activation, without a
- * branch on act per vector. */
+/* One copy of the blocked GEMM per activation (see BPQ_AVX2_GEMM_COPY). */
 #define BPQ_FORWARD_GEMM(name, ACT)                                                            \
-    __attribute__((noinline)) static void name(bpq_avx2_gemm g) {                             \
-        g.act = ACT;                                                                           \
-        _Alignas(64) float ws[BPQ_AVX2_WS_ROW];                                                \
-        bpq_avx2_gemm_run(BPQ_AVX2_OP_FORWARD, &g, ws);                                        \
-    }
+    BPQ_AVX2_GEMM_COPY(name, BPQ_AVX2_OP_FORWARD, BPQ_AVX2_WS_ROW, g.act = ACT)
 BPQ_FORWARD_GEMM(forward_gemm_identity, BPQ_ACT_IDENTITY)
 BPQ_FORWARD_GEMM(forward_gemm_sigmoid, BPQ_ACT_SIGMOID)
 BPQ_FORWARD_GEMM(forward_gemm_tanh, BPQ_ACT_TANH)
