@@ -30,6 +30,16 @@ BPQ_AVX2_INLINE void bpq_avx2_strip_store(float *p, size_t w, int v, __m256 x) {
         _mm256_maskstore_ps(p + 8 * v, bpq_avx2_strip_mask(w, v), x);
 }
 
+/* src[0], src[ld], ..., src[(cnt - 1) ld] in lanes 0..cnt-1 (1 <= cnt <= 8),
+ * +0 in the others, which are not read. Built in registers, not through
+ * memory. */
+BPQ_AVX2_INLINE __m256 bpq_avx2_load_column(const float *src, size_t ld, size_t cnt) {
+#define BPQ_AVX2_LANE(l) ((l) < cnt ? src[(l) * ld] : 0.0f)
+    return _mm256_set_ps(BPQ_AVX2_LANE(7), BPQ_AVX2_LANE(6), BPQ_AVX2_LANE(5), BPQ_AVX2_LANE(4),
+                         BPQ_AVX2_LANE(3), BPQ_AVX2_LANE(2), BPQ_AVX2_LANE(1), src[0]);
+#undef BPQ_AVX2_LANE
+}
+
 /* In-register transpose: on return r[t] holds element t of every input row. */
 BPQ_AVX2_INLINE void bpq_avx2_transpose8(__m256 r[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
