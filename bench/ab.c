@@ -18,14 +18,19 @@
  * neighbour slows both alike. The verdict is the ratio of the best rounds
  * and of the mean rounds; CPU time of this process, one thread.
  *
- *   bpq_ab OLD.so NEW.so forward|bp2|bp3|bp4 BATCH N_IN N_OUT [ACT]
+ *   bpq_ab OLD.so NEW.so forward|bp1|bp2|bp3|bp4 BATCH N_IN N_OUT [ACT]
  *
- * ACT is a bpq_act number (default 1, sigmoid). Both builds must give the
- * same bits (they follow one canonical order); the tool says so.
+ * ACT is a bpq_act number (default 1, sigmoid); for bp1 it is the bpq_loss
+ * instead (default 0, MSE with sigmoid; BCE goes with sigmoid, XENT with
+ * softmax and one-hot labels), on BATCH x N_OUT, with the loss value. Both
+ * builds must give the same bits (they follow one canonical order); the
+ * tool says so.
  */
 
 typedef bpq_status (*forward_fn)(size_t, size_t, size_t, const float *, const float *,
                                  const float *, bpq_act, float *);
+typedef bpq_status (*bp1_fn)(size_t, size_t, bpq_loss, bpq_act, const float *, const float *,
+                             float *, float *);
 typedef bpq_status (*bp2_fn)(size_t, size_t, size_t, const float *, const float *, const float *,
                              bpq_act, float *);
 typedef bpq_status (*bp3_fn)(size_t, size_t, const float *, bpq_reduce, float *);
@@ -35,6 +40,7 @@ typedef bpq_status (*bp4_fn)(size_t, size_t, size_t, const float *, const float 
 typedef struct build {
     void *lib;
     forward_fn forward;
+    bp1_fn bp1;
     bp2_fn bp2;
     bp3_fn bp3;
     bp4_fn bp4;
@@ -48,8 +54,9 @@ static double cpu_seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Every buffer 64-byte aligned, whatever malloc gives. */
 static float *filled(size_t n, uint32_t seed) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
+    float *p = aligned_alloc(64, ((n ? n : 1) * sizeof *p + 63) / 64 * 64);
     if (!p) {
         fprintf(stderr, "bpq_ab: out of memory\n");
         exit(2);
@@ -69,10 +76,11 @@ static int load(const char *path, build *b) {
     }
     /* POSIX: a data pointer from dlsym converts to a function pointer. */
     *(void **)&b->forward = dlsym(b->lib, "bpq_forward");
+    *(void **)&b->bp1 = dlsym(b->lib, "bpq_bp1_output_delta");
     *(void **)&b->bp2 = dlsym(b->lib, "bpq_bp2_hidden_delta");
     *(void **)&b->bp3 = dlsym(b->lib, "bpq_bp3_bias_grad");
     *(void **)&b->bp4 = dlsym(b->lib, "bpq_bp4_weight_grad");
-    if (!b->forward || !b->bp2 || !b->bp3 || !b->bp4) {
+    if (!b->forward || !b->bp1 || !b->bp2 || !b->bp3 || !b->bp4) {
         fprintf(stderr, "bpq_ab: %s lacks a bpq function\n", path);
         return 0;
     }
@@ -81,7 +89,8 @@ static int load(const char *path, build *b) {
 
 int main(int argc, char **argv) {
     if (argc < 7) {
-        fprintf(stderr, "usage: bpq_ab OLD.so NEW.so forward|bp2|bp3|bp4 BATCH N_IN N_OUT [ACT]\n");
+        fprintf(stderr,
+                "usage: bpq_ab OLD.so NEW.so forward|bp1|bp2|bp3|bp4 BATCH N_IN N_OUT [ACT]\n");
         return 2;
     }
     build b[2];
@@ -90,20 +99,32 @@ int main(int argc, char **argv) {
     const char *op = argv[3];
     const size_t B = strtoul(argv[4], NULL, 10), I = strtoul(argv[5], NULL, 10),
                  O = strtoul(argv[6], NULL, 10);
-    const bpq_act act = argc > 7 ? (bpq_act)atoi(argv[7]) : BPQ_ACT_SIGMOID;
-    const int fwd = !strcmp(op, "forward"), bp2 = !strcmp(op, "bp2"), bp3 = !strcmp(op, "bp3");
-    if (!fwd && !bp2 && !bp3 && strcmp(op, "bp4")) {
+    const int fwd = !strcmp(op, "forward"), bp1 = !strcmp(op, "bp1"), bp2 = !strcmp(op, "bp2"),
+              bp3 = !strcmp(op, "bp3");
+    const bpq_loss loss = bp1 && argc > 7 ? (bpq_loss)atoi(argv[7]) : BPQ_LOSS_MSE;
+    const bpq_act act = bp1 ? (loss == BPQ_LOSS_XENT ? BPQ_ACT_SOFTMAX : BPQ_ACT_SIGMOID)
+                        : argc > 7 ? (bpq_act)atoi(argv[7])
+                                   : BPQ_ACT_SIGMOID;
+    if (!fwd && !bp1 && !bp2 && !bp3 && strcmp(op, "bp4")) {
         fprintf(stderr, "bpq_ab: unknown equation %s\n", op);
         return 2;
     }
     float *x = filled(B * I, 1), *w = filled(O * I, 2), *bias = filled(O, 3);
-    float *d = filled(B * O, 4), *a = filled(B * I, 5);
-    const size_t out_n = fwd ? B * O : bp2 ? B * I : bp3 ? O : O * I;
-    float *out[2] = {filled(out_n, 6), filled(out_n, 6)};
+    float *d = filled(B * O, 4), *a = filled(B * I, 5), *y = filled(B * O, 7);
+    for (size_t i = 0; bp1 && loss != BPQ_LOSS_MSE && i < B * O; i++) /* labels */
+        y[i] = loss == BPQ_LOSS_BCE ? (float)(y[i] < 0.5f) : (float)(i % O == (i / O * 7) % O);
+    const size_t out_n = fwd || bp1 ? B * O : bp2 ? B * I : bp3 ? O : O * I;
+    /* Both builds write the same buffer: with one each, the two outputs sat
+     * at different distances from the inputs, and that alone (4 KiB
+     * aliasing of loads with stores) made the same BP1 code run 4-15%
+     * faster in one slot. Each build's last output is copied out, untimed. */
+    float *out = filled(out_n, 6), *kept[2] = {filled(out_n, 6), filled(out_n, 6)};
+    float lossv[2] = {0.0f, 0.0f};
 
-    /* Enough calls per round for about 3 MFLOP (or 1M elements for BP3). */
-    const double work = bp3 ? (double)B * (double)O : 2.0 * (double)B * (double)I * (double)O;
-    const long calls = 1 + (long)((bp3 ? 1e6 : 3e6) / (work > 0 ? work : 1));
+    /* Enough calls per round for about 3 MFLOP (or 1M elements for BP1 and BP3). */
+    const int elementwise = bp1 || bp3;
+    const double work = elementwise ? (double)B * (double)O : 2.0 * (double)B * (double)I * (double)O;
+    const long calls = 1 + (long)((elementwise ? 1e6 : 3e6) / (work > 0 ? work : 1));
     double best[2] = {1e30, 1e30}, sum[2] = {0, 0};
     for (int round = 0; round < ROUNDS; round++)
         for (int k = 0; k < 2; k++) {
@@ -112,15 +133,18 @@ int main(int argc, char **argv) {
             const double t0 = cpu_seconds();
             for (long c = 0; c < calls && st == BPQ_OK; c++) {
                 if (fwd)
-                    st = b[i].forward(B, I, O, x, w, bias, act, out[i]);
+                    st = b[i].forward(B, I, O, x, w, bias, act, out);
+                else if (bp1)
+                    st = b[i].bp1(B, O, loss, act, d, y, out, &lossv[i]);
                 else if (bp2)
-                    st = b[i].bp2(B, O, I, d, w, a, act, out[i]);
+                    st = b[i].bp2(B, O, I, d, w, a, act, out);
                 else if (bp3)
-                    st = b[i].bp3(B, O, d, BPQ_REDUCE_SUM, out[i]);
+                    st = b[i].bp3(B, O, d, BPQ_REDUCE_SUM, out);
                 else
-                    st = b[i].bp4(B, O, I, d, x, BPQ_REDUCE_SUM, out[i]);
+                    st = b[i].bp4(B, O, I, d, x, BPQ_REDUCE_SUM, out);
             }
             const double t = (cpu_seconds() - t0) / (double)calls;
+            memcpy(kept[i], out, out_n * sizeof(float));
             if (st != BPQ_OK) {
                 fprintf(stderr, "bpq_ab: %s returned %d\n", argv[1 + i], (int)st);
                 return 2;
@@ -128,16 +152,19 @@ int main(int argc, char **argv) {
             sum[i] += t;
             best[i] = t < best[i] ? t : best[i];
         }
-    const int same = memcmp(out[0], out[1], out_n * sizeof(float)) == 0;
-    const char *unit = bp3 ? "GB/s" : "GFLOP/s";
-    const double scale = bp3 ? 4.0 * (double)B * (double)O : work;
+    const int same = memcmp(kept[0], kept[1], out_n * sizeof(float)) == 0 &&
+                     memcmp(&lossv[0], &lossv[1], sizeof lossv[0]) == 0;
+    const char *unit = elementwise ? "GB/s" : "GFLOP/s";
+    /* bytes: BP3 reads delta; BP1 reads a and y and writes delta */
+    const double scale = elementwise ? (bp1 ? 12.0 : 4.0) * (double)B * (double)O : work;
     printf("%s %zux%zux%zu: old %.1f, new %.1f %s (best rounds); new/old: best %.3f, mean %.3f; "
            "outputs %s\n",
            op, B, I, O, scale / best[0] * 1e-9, scale / best[1] * 1e-9, unit, best[0] / best[1],
            sum[0] / sum[1], same ? "bit-identical" : "DIFFER");
     for (int i = 0; i < 2; i++)
-        free(out[i]);
-    free(x), free(w), free(bias), free(d), free(a);
+        free(kept[i]);
+    free(out);
+    free(x), free(w), free(bias), free(d), free(a), free(y);
     dlclose(b[0].lib), dlclose(b[1].lib);
     return same ? 0 : 1;
 }
