@@ -368,7 +368,9 @@ def markdown(doc, png=None):
                 "machine table is the first round's." % rounds, ""]
     out += ["One thread everywhere; rates from the process's CPU time. GEMM-shaped cases: "
             "GFLOP/s (2·batch·n_in·n_out per product) and, in brackets, percent of the FMA peak "
-            "measured for the implementation's ISA level; at batch 1, percent of the bandwidth "
+            "of the implementation's ISA level (the higher of the figure measured at the start "
+            "of the round and the one measured just before and after the case, since the clock "
+            "of a shared machine drifts); at batch 1, percent of the bandwidth "
             "of the cache level holding the data instead. Elementwise cases: GB/s (each operand "
             "read or written once) and percent of the measured bandwidth of the level holding "
             "them. Shapes are batch x n_in x n_out. **Bold**: the fastest in the row. "
