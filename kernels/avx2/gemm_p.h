@@ -50,9 +50,10 @@
  * over a (a is read in the same epilogue, just before) and BP4 add into dw.
  * The exception is BP4 without accumulate, which has no old dw to keep:
  * its full strips park their sums in dw itself (the mean divides them in
- * place at the end), so the workspace goes to longer k blocks and a taller
- * M block, and B is packed fewer times (NCF shape: packing fell from a
- * fifth of the time to a fourteenth, with the prefetch of A below).
+ * place at the end), so the workspace goes to a taller M block and B is
+ * packed fewer times (NCF shape: packing fell from a fifth of the time to
+ * a fourteenth, with the prefetch of A below, before k blocks of 32 made
+ * the M block all of its 256 rows).
  *
  * Workspace: one stack array per call, declared by the copy that
  * BPQ_AVX2_GEMM_COPY defines: BPQ_AVX2_WS_ROW floats (31 KiB) for forward and
@@ -87,8 +88,12 @@
 #define BPQ_AVX2_NC_BP4 128
 /* BP4 that does not accumulate parks the sums of its full strips in dw
  * itself (the tile buffer only holds a ragged last strip), which leaves
- * room for longer k blocks and a taller M block. */
-#define BPQ_AVX2_KC_BP4_PARK 128
+ * room for a taller M block. Short k blocks make it taller still (306 rows
+ * at 32, 90 at 128), so x is packed fewer times (once for n_out <= 306):
+ * against 128, k blocks of 32 ran 2-4% faster on 2048x256x256, 4096x128x64,
+ * 256x512x512 and 512x784x128 (bpq_ab), the same on 1024x1024x1024; 16
+ * halved the speed there (an M block of a thousand rows). */
+#define BPQ_AVX2_KC_BP4_PARK 32
 #define BPQ_AVX2_WS_BP4 (15 * 1024)
 
 /* Bytes of A rows an M block may span: the L2 of one Zen 5 core. Re-reading
