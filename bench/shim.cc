@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <deque>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "bench.h"
 
@@ -113,6 +116,99 @@ void run_case(benchmark::State &state, const Case *c)
     set_counters(state, live.work, near_peak);
 }
 
+// ---- side by side ---------------------------------------------------------------------------
+//
+// --bpq_side_by_side=TEXT: for each case and shape whose name contains TEXT,
+// every implementation registered for it (but the reference and bpq's
+// scalar path, slow and not what is compared) is set up at once, and their calls alternate over kRounds rounds, the order
+// reversed every other round; each keeps its best round. Google Benchmark
+// instead times implementations one after the other, so a change of the
+// shared machine's clock between them shows up as a difference of speed.
+std::string g_side_by_side; // empty: off
+constexpr int kRounds = 16;
+constexpr double kRoundSeconds = 0.005;
+
+double cpu_now()
+{
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+struct Contender {
+    const Case *c;
+    void *ctx = nullptr;
+    bench_work work{};
+    long calls = 1;
+    double best = 1e30; // seconds per call
+};
+
+void side_by_side_group(const std::string &group, std::vector<Contender> &v)
+{
+    for (Contender &k : v) {
+        char why[256] = "setup failed";
+        k.ctx = k.c->ops.setup(&k.c->args, &k.work, why, sizeof why);
+        if (!k.ctx) {
+            std::printf("%s/%s: %s\n", group.c_str(), k.c->name.c_str() + group.size() + 1, why);
+            continue;
+        }
+        k.c->ops.warm(k.ctx, 1);
+        const double t0 = cpu_now();
+        k.c->ops.run(k.ctx);
+        const double one = cpu_now() - t0;
+        k.calls = one > 0.0 ? std::max(1L, static_cast<long>(kRoundSeconds / one)) : 1000;
+    }
+    for (int r = 0; r < kRounds; r++)
+        for (size_t i = 0; i < v.size(); i++) {
+            Contender &k = v[r % 2 ? v.size() - 1 - i : i];
+            if (!k.ctx)
+                continue;
+            k.c->ops.warm(k.ctx, 0); // untimed: selects this case's ISA again
+            const double t0 = cpu_now();
+            for (long n = 0; n < k.calls; n++)
+                k.c->ops.run(k.ctx);
+            k.best = std::min(k.best, (cpu_now() - t0) / static_cast<double>(k.calls));
+        }
+    std::printf("%s\n", group.c_str());
+    const Contender *bpq = nullptr; // bpq's fastest ISA: the one the others are compared with
+    for (const Contender &k : v)
+        if (k.ctx && k.c->name.find("/bpq.") != std::string::npos && (!bpq || k.best < bpq->best))
+            bpq = &k;
+    for (Contender &k : v) {
+        if (!k.ctx)
+            continue;
+        char why[256] = "";
+        const bool ok = !k.c->ops.verify || k.c->ops.verify(k.ctx, why, sizeof why);
+        const bool gemm = k.work.flops > 0.0;
+        const double rate = (gemm ? k.work.flops : k.work.bytes) * 1e-9 / k.best;
+        std::printf("  %-24s %8.1f %s", k.c->name.c_str() + group.size() + 1, rate,
+                    gemm ? "GFLOP/s" : "GB/s");
+        if (bpq && &k != bpq)
+            std::printf("   speed of %s / this: %.3f", bpq->c->name.c_str() + group.size() + 1,
+                        k.best / bpq->best);
+        std::printf("%s%s\n", ok ? "" : "   CHECK FAILED: ", why);
+        k.c->ops.teardown(k.ctx);
+        k.ctx = nullptr;
+    }
+}
+
+void side_by_side()
+{
+    std::map<std::string, std::vector<Contender>> groups; // "case/shape" -> its implementations
+    std::vector<std::string> order;
+    for (const Case &c : g_cases) {
+        if ((c.flags & BENCH_SLOW) || c.name.find("bpq.scalar") != std::string::npos ||
+            c.name.find(g_side_by_side) == std::string::npos)
+            continue;
+        const std::string group = c.name.substr(0, c.name.rfind('/'));
+        if (!groups.count(group))
+            order.push_back(group);
+        groups[group].push_back(Contender{&c});
+    }
+    for (const std::string &g : order)
+        side_by_side_group(g, groups[g]);
+}
+
 bool parse_flag(const char *arg)
 {
     if (std::strcmp(arg, "--bpq_mode=smoke") == 0)
@@ -127,6 +223,8 @@ bool parse_flag(const char *arg)
         bench_set_emulated();
     else if (std::strncmp(arg, "--bpq_min_time=", 15) == 0)
         g_min_time = std::atof(arg + 15);
+    else if (std::strncmp(arg, "--bpq_side_by_side=", 19) == 0)
+        g_side_by_side = arg + 19;
     else
         return false;
     return true;
@@ -145,6 +243,8 @@ void usage()
               "  --bpq_mode=full    every case, timed (the default)\n"
               "  --bpq_min_time=S   seconds per case, overriding the mode's choice\n"
               "  --bpq_peers_only   only OpenBLAS and oneDNN (their ISA follows the environment)\n"
+              "  --bpq_side_by_side=TEXT  the cases whose name contains TEXT, every\n"
+              "                     implementation of a case and shape timed in alternation\n"
               "  --bpq_emulated     mark the times as not meaningful (run under an emulator)");
 }
 
@@ -198,7 +298,10 @@ int main(int argc, char **argv)
     bench_context("emulated", bench_emulated() ? "yes" : "no");
     bench_machine_measure(g_mode == Mode::smoke);
     bench_register_all();
-    benchmark::RunSpecifiedBenchmarks();
+    if (!g_side_by_side.empty())
+        side_by_side();
+    else
+        benchmark::RunSpecifiedBenchmarks();
     retire();
     bench_release();
     benchmark::Shutdown();
