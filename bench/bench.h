@@ -102,6 +102,9 @@ double bench_peak_gflops(bench_level level);
  * better one): the clock of a shared machine drifts by several percent
  * over a run, so a case is held to the peak measured next to it as well. */
 double bench_peak_recheck(bench_level level);
+/* Reads a buffer of four times the L3 (allocated at the first call), which
+ * writes back and evicts whatever the last case left in the caches. */
+void bench_evict_caches(void);
 /*
  * Bandwidth in GB/s that `level`'s stream loop reached in the cache level
  * where `footprint` bytes sit; *where receives "L1", "L2", "L3" or "DRAM".

@@ -368,6 +368,22 @@ double bench_peak_gflops(bench_level level)
     return i < 0 ? 0.0 : peak_gflops[i];
 }
 
+void bench_evict_caches(void)
+{
+    static volatile unsigned char *junk; /* kept for the whole run */
+    static size_t bytes;
+    if (!junk) {
+        bytes = 4 * cache_bytes[2];
+        junk = calloc(bytes, 1);
+        if (!junk)
+            return;
+    }
+    unsigned sum = 0;
+    for (size_t i = 0; i < bytes; i += 64)
+        sum += junk[i];
+    junk[0] = (unsigned char)sum; /* written: the compiler must read them all */
+}
+
 double bench_peak_recheck(bench_level level)
 {
     int i = loop_index(level);
