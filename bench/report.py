@@ -163,8 +163,11 @@ def cmd_run(args):
                                        if k2.startswith(("openblas.", "onednn."))}})
             results += convert(gb, slug(machine.get("cpu.model", "unknown")),
                                emulated or ctx.get("emulated") == "yes")
+        side = side_by_side(args, per_round, tmp) if args.mode == "full" and not emulated \
+            and not args.filter else []
     doc = {
         "format": FORMAT, "date": datetime.date.today().isoformat(), "mode": args.mode,
+        "side_by_side": side,
         "rounds": args.rounds,
         "cpu": machine.get("cpu.model", "unknown"), "arch": machine.get("cpu.arch", "?"),
         "machines": [{"slug": slug(machine.get("cpu.model", "unknown")), "context": machine,
@@ -174,6 +177,35 @@ def cmd_run(args):
     name = args.name or "%s-%s%s" % (doc["date"], slug(doc["cpu"]),
                                      "" if args.mode == "full" else "-" + args.mode)
     return write_all(doc, args.out_dir, name, args.no_plot, args.quiet)
+
+
+def side_by_side(args, per_round, tmp):
+    """Every implementation of each case and shape timed in alternation, once per peer
+    level: [{"peer_level", "results": [{"case", "shape", "impl", "rate", "gemm", "ok"}]}]."""
+    out = []
+    for k, (level, env_extra, _) in enumerate(per_round):
+        env = dict(os.environ)
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        env.update(env_extra)
+        path = os.path.join(tmp, "side%d.json" % k)
+        print("report: side by side at peer level %s" % level, flush=True)
+        proc = subprocess.run([args.bench, "--bpq_side_by_side=/",
+                               "--bpq_side_by_side_out=" + path], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True)
+        if proc.returncode != 0:
+            print(proc.stdout)
+            sys.exit("report: bench_bpq --bpq_side_by_side failed with status %d"
+                     % proc.returncode)
+        with open(path) as f:
+            raw = json.load(f)
+        recs = []
+        for r in raw:
+            case, shape, impl = r["name"].split("/")
+            recs.append({"case": case, "shape": [int(v) for v in shape.split("x")],
+                         "impl": impl, "rate": r["rate"], "gemm": r["gemm"], "ok": r["ok"]})
+        out.append({"peer_level": level, "results": recs})
+    return out
 
 
 def best(results):
@@ -420,8 +452,53 @@ def markdown(doc, png=None):
         out += ["- error: %s" % n for n in notes]
         if notes:
             out.append("")
+    out += side_by_side_tables(doc)
     out += ratios(doc)
     return "\n".join(out) + "\n"
+
+
+def side_by_side_tables(doc):
+    """bpq's fastest ISA against every other implementation, timed in alternation."""
+    out = []
+    for run in doc.get("side_by_side", []):
+        recs = [r for r in run["results"] if r["ok"] and r["rate"] > 0]
+        order, by = [], {}
+        for r in recs:
+            cs = (r["case"], shape_str(r["shape"]))
+            if cs not in order:
+                order.append(cs)
+            by.setdefault(cs, {})[r["impl"]] = r
+        peers = sorted({r["impl"] for r in recs if not r["impl"].startswith("bpq.")},
+                       key=impl_key)
+        out += ["## Side by side, peers at level %s" % run["peer_level"], "",
+                "Each case and shape with all its implementations set up at once and their "
+                "calls alternating over 16 rounds of about 5 ms (the order reversed every "
+                "other round), each keeping its best round, so that a drift of the machine's "
+                "clock cannot pass for a difference of speed (`bench_bpq "
+                "--bpq_side_by_side`). Cases larger than the L3 start each turn from flushed "
+                "caches, so their rates are lower than above. bpq: the rate of its fastest "
+                "ISA (GFLOP/s, or GB/s for elementwise cases); then bpq's speed divided by "
+                "each peer's: above 1, bpq is faster.", "",
+                "| case | shape | bpq | " + " | ".join(peers) + " |",
+                "|---|---|---:|" + "---:|" * len(peers)]
+        for cs in order:
+            row = by[cs]
+            mine = [r for i, r in row.items() if i.startswith("bpq.")]
+            if not mine:
+                continue
+            top = max(mine, key=lambda r: r["rate"])
+            cells = ["%.2f" % (top["rate"] / row[p]["rate"]) if p in row else "-"
+                     for p in peers]
+            out.append("| %s | %s | %s %s | %s |" % (cs[0], cs[1], fmt_num(top["rate"]),
+                                                     top["impl"].split(".")[1],
+                                                     " | ".join(cells)))
+        out.append("")
+        bad = [r for r in run["results"] if not r["ok"]]
+        out += ["- check failed: %s %s %s" % (r["case"], shape_str(r["shape"]), r["impl"])
+                for r in bad]
+        if bad:
+            out.append("")
+    return out
 
 
 def ratios(doc):

@@ -129,6 +129,9 @@ void run_case(benchmark::State &state, const Case *c)
 // instead times implementations one after the other, so a change of the
 // shared machine's clock between them shows up as a difference of speed.
 std::string g_side_by_side; // empty: off
+std::string g_side_by_side_out; // a JSON file for report.py, or empty
+FILE *g_sbs_json = nullptr;
+bool g_sbs_first = true;
 constexpr int kRounds = 16;
 constexpr double kRoundSeconds = 0.005;
 
@@ -195,6 +198,12 @@ void side_by_side_group(const std::string &group, std::vector<Contender> &v)
             std::printf("   speed of %s / this: %.3f", bpq->c->name.c_str() + group.size() + 1,
                         k.best / bpq->best);
         std::printf("%s%s\n", ok ? "" : "   CHECK FAILED: ", why);
+        if (g_sbs_json) {
+            std::fprintf(g_sbs_json, "%s\n  {\"name\": \"%s\", \"rate\": %.6g, \"gemm\": %s, \"ok\": %s}",
+                         g_sbs_first ? "" : ",", k.c->name.c_str(), rate, gemm ? "true" : "false",
+                         ok ? "true" : "false");
+            g_sbs_first = false;
+        }
         k.c->ops.teardown(k.ctx);
         k.ctx = nullptr;
     }
@@ -202,6 +211,13 @@ void side_by_side_group(const std::string &group, std::vector<Contender> &v)
 
 void side_by_side()
 {
+    if (!g_side_by_side_out.empty()) {
+        g_sbs_json = std::fopen(g_side_by_side_out.c_str(), "w");
+        if (!g_sbs_json)
+            std::perror(g_side_by_side_out.c_str());
+        else
+            std::fputs("[", g_sbs_json);
+    }
     std::map<std::string, std::vector<Contender>> groups; // "case/shape" -> its implementations
     std::vector<std::string> order;
     for (const Case &c : g_cases) {
@@ -215,6 +231,10 @@ void side_by_side()
     }
     for (const std::string &g : order)
         side_by_side_group(g, groups[g]);
+    if (g_sbs_json) {
+        std::fputs("\n]\n", g_sbs_json);
+        std::fclose(g_sbs_json);
+    }
 }
 
 bool parse_flag(const char *arg)
@@ -233,6 +253,8 @@ bool parse_flag(const char *arg)
         g_min_time = std::atof(arg + 15);
     else if (std::strncmp(arg, "--bpq_side_by_side=", 19) == 0)
         g_side_by_side = arg + 19;
+    else if (std::strncmp(arg, "--bpq_side_by_side_out=", 23) == 0)
+        g_side_by_side_out = arg + 23;
     else
         return false;
     return true;
@@ -253,6 +275,7 @@ void usage()
               "  --bpq_peers_only   only OpenBLAS and oneDNN (their ISA follows the environment)\n"
               "  --bpq_side_by_side=TEXT  the cases whose name contains TEXT, every\n"
               "                     implementation of a case and shape timed in alternation\n"
+              "  --bpq_side_by_side_out=FILE  and their rates as JSON\n"
               "  --bpq_emulated     mark the times as not meaningful (run under an emulator)");
 }
 
