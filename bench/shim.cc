@@ -118,16 +118,17 @@ void run_case(benchmark::State &state, const Case *c)
 
 // ---- side by side ---------------------------------------------------------------------------
 //
-// --bpq_side_by_side=TEXT: for each case and shape whose name contains TEXT,
-// every implementation registered for it (but the reference and bpq's
-// scalar path, slow and not what is compared) is set up at once, and their calls alternate over kRounds rounds, the order
-// reversed every other round; each keeps its best round. When a case's
-// data is larger than the L3, the caches are flushed (untimed) before each
-// implementation's turn: otherwise the dirty lines the one before left
-// behind are written back during the next one's time (bpq's BP1 on the
-// DRAM shape ran at half speed after the plain loop's ordinary stores). Google Benchmark
-// instead times implementations one after the other, so a change of the
-// shared machine's clock between them shows up as a difference of speed.
+// --bpq_side_by_side=TEXT: for each case and shape whose name contains
+// TEXT, every implementation registered for it (but the reference and bpq's
+// scalar path, slow and not what is compared) is set up at once, and their
+// calls alternate over kRounds rounds, the order reversed every other round;
+// each keeps its best round. Google Benchmark instead times implementations
+// one after the other, so a change of the shared machine's clock between
+// them shows up as a difference of speed. When a case's data is larger
+// than the L3, the caches are flushed (untimed) before each turn: otherwise
+// the dirty lines the one before left are written back during the next
+// one's time (bpq's BP1 on the DRAM shape ran at half speed after the plain
+// loop's ordinary stores).
 std::string g_side_by_side; // empty: off
 std::string g_side_by_side_out; // a JSON file for report.py, or empty
 FILE *g_sbs_json = nullptr;
@@ -199,9 +200,10 @@ void side_by_side_group(const std::string &group, std::vector<Contender> &v)
                         k.best / bpq->best);
         std::printf("%s%s\n", ok ? "" : "   CHECK FAILED: ", why);
         if (g_sbs_json) {
-            std::fprintf(g_sbs_json, "%s\n  {\"name\": \"%s\", \"rate\": %.6g, \"gemm\": %s, \"ok\": %s}",
-                         g_sbs_first ? "" : ",", k.c->name.c_str(), rate, gemm ? "true" : "false",
-                         ok ? "true" : "false");
+            std::fprintf(g_sbs_json,
+                         "%s\n  {\"name\": \"%s\", \"rate\": %.6g, \"gemm\": %s, \"ok\": %s}",
+                         g_sbs_first ? "" : ",", k.c->name.c_str(), rate,
+                         gemm ? "true" : "false", ok ? "true" : "false");
             g_sbs_first = false;
         }
         k.c->ops.teardown(k.ctx);
