@@ -17,7 +17,9 @@
  * gets there: its shapes are small enough to run under valgrind. Here one
  * BP1 shape of 3 x 23 MiB is run on each ISA and compared bit for bit with
  * scalar, for every loss (with and without the loss value), with delta
- * misaligned by one float, and with delta written over a.
+ * misaligned by one float, and with delta written over a. BP3 (AVX2 reads
+ * longer panels of rows above 32 MiB) is run the same way on 37 MiB of
+ * delta, in every reduction, with rows that end in a ragged strip.
  */
 
 enum { BATCH = 700, N = 8192 }; /* 5.7 M elements, 23 MiB per array */
@@ -83,12 +85,49 @@ static void large_bp1(void **state) {
     tu_free(&yb);
 }
 
+enum { BP3_BATCH = 1000, BP3_N = 9221 }; /* 9.2 M elements, 37 MiB; panels of 8192 + 1016 */
+
+static void large_bp3(void **state) {
+    const bpq_isa isa = *(const bpq_isa *)*state;
+    if (!bpq_isa_supported(isa))
+        skip();
+    static const bpq_reduce reds[4] = {BPQ_REDUCE_SUM, BPQ_REDUCE_MEAN,
+                                       BPQ_REDUCE_SUM | BPQ_REDUCE_ACCUMULATE,
+                                       BPQ_REDUCE_MEAN | BPQ_REDUCE_ACCUMULATE};
+    const size_t count = (size_t)BP3_BATCH * BP3_N;
+    tu_buf db;
+    float *d = tu_alloc(&db, count, 1);
+    tu_rng r = tu_rng_make(tu_seed(), "large_bp3", 0);
+    tu_fill_act_output(&r, BPQ_ACT_TANH, d, BP3_BATCH, BP3_N); /* values in (-1, 1) */
+    for (int v = 0; v < 4; v++) {
+        tu_buf want, got;
+        float *w = tu_alloc(&want, BP3_N, 0), *g = tu_alloc(&got, BP3_N, 0);
+        tu_fill_act_output(&r, BPQ_ACT_TANH, w, 1, BP3_N); /* the old db, for accumulate */
+        memcpy(g, w, BP3_N * sizeof(float));
+        tu_select(BPQ_ISA_SCALAR);
+        assert_int_equal(bpq_bp3_bias_grad(BP3_BATCH, BP3_N, d, reds[v], w), BPQ_OK);
+        tu_select(isa);
+        assert_int_equal(bpq_bp3_bias_grad(BP3_BATCH, BP3_N, d, reds[v], g), BPQ_OK);
+        assert_true(tu_guards_ok(&got));
+        size_t at = tu_first_diff(w, g, BP3_N);
+        if (at != BP3_N)
+            fail_msg("%s, reduction %d: db[%zu] is %a, scalar gives %a", bpq_isa_name(isa), v,
+                     at, (double)g[at], (double)w[at]);
+        tu_free(&want);
+        tu_free(&got);
+    }
+    tu_free(&db);
+}
+
 int main(void) {
     static const bpq_isa isas[] = {BPQ_ISA_AVX2, BPQ_ISA_AVX512, BPQ_ISA_NEON};
     const struct CMUnitTest tests[] = {
         {"large_bp1_avx2", large_bp1, NULL, NULL, (void *)&isas[0]},
         {"large_bp1_avx512", large_bp1, NULL, NULL, (void *)&isas[1]},
         {"large_bp1_neon", large_bp1, NULL, NULL, (void *)&isas[2]},
+        {"large_bp3_avx2", large_bp3, NULL, NULL, (void *)&isas[0]},
+        {"large_bp3_avx512", large_bp3, NULL, NULL, (void *)&isas[1]},
+        {"large_bp3_neon", large_bp3, NULL, NULL, (void *)&isas[2]},
     };
     return cmocka_run_group_tests_name("large arrays", tests, NULL, NULL);
 }
