@@ -376,9 +376,14 @@ void bench_evict_caches(void)
     static size_t bytes;
     if (!junk) {
         bytes = 4 * cache_bytes[2];
-        junk = calloc(bytes, 1);
-        if (!junk)
+        unsigned char *p = malloc(bytes);
+        if (!p)
             return;
+        /* Written once, so that every page is its own memory: untouched
+         * (calloc'd) pages all map the kernel's one zero page, and reading
+         * them would evict nothing. */
+        memset(p, 1, bytes);
+        junk = p;
     }
     unsigned sum = 0;
     for (size_t i = 0; i < bytes; i += 64)
