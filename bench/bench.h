@@ -102,6 +102,12 @@ double bench_peak_gflops(bench_level level);
  * better one): the clock of a shared machine drifts by several percent
  * over a run, so a case is held to the peak measured next to it as well. */
 double bench_peak_recheck(bench_level level);
+/*
+ * Seconds of CPU time this thread has used: what the start-up measurements
+ * time, like the cases (the process's CPU time), so that another program
+ * sharing the core does not lower the peak.
+ */
+double bench_cpu_now(void);
 /* Reads a buffer of four times the L3 (allocated at the first call), which
  * writes back and evicts whatever the last case left in the caches. */
 void bench_evict_caches(void);

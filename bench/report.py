@@ -60,10 +60,16 @@ def plans(emulated):
     return out or [("native", {}, False)]
 
 
-def run_once(args, level, env_extra, peers_only, out_json):
+def peer_env(env_extra):
+    """This process's environment, one thread for the peers, and a peer level's variables."""
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.update(env_extra)
+    return env
+
+
+def run_once(args, level, env_extra, peers_only, out_json):
+    env = peer_env(env_extra)
     cmd = (args.emulator.split() if args.emulator else []) + [
         args.bench, "--bpq_mode=" + args.mode, "--benchmark_out=" + out_json,
         "--benchmark_out_format=json"]
@@ -184,9 +190,7 @@ def side_by_side(args, per_round, tmp):
     level: [{"peer_level", "results": [{"case", "shape", "impl", "rate", "gemm", "ok"}]}]."""
     out = []
     for k, (level, env_extra, _) in enumerate(per_round):
-        env = dict(os.environ)
-        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-        env.update(env_extra)
+        env = peer_env(env_extra)
         path = os.path.join(tmp, "side%d.json" % k)
         print("report: side by side at peer level %s" % level, flush=True)
         proc = subprocess.run([args.bench, "--bpq_side_by_side=/",

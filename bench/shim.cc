@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <deque>
 #include <map>
 #include <string>
@@ -136,18 +135,12 @@ bool g_sbs_first = true;
 constexpr int kRounds = 16;
 constexpr double kRoundSeconds = 0.005;
 
-double cpu_now()
-{
-    timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
 struct Contender {
     const Case *c;
     void *ctx = nullptr;
     bench_work work{};
     long calls = 1;
+    bool flush = false; // data larger than the L3: flush the caches before each turn
     double best = 1e30; // seconds per call
 };
 
@@ -160,10 +153,13 @@ void side_by_side_group(const std::string &group, std::vector<Contender> &v)
             std::printf("%s/%s: %s\n", group.c_str(), k.c->name.c_str() + group.size() + 1, why);
             continue;
         }
+        const char *where = "";
+        bench_bandwidth_gbs(k.work.level, k.work.stream, k.work.footprint, &where);
+        k.flush = std::strcmp(where, "DRAM") == 0;
         k.c->ops.warm(k.ctx, 1);
-        const double t0 = cpu_now();
+        const double t0 = bench_cpu_now();
         k.c->ops.run(k.ctx);
-        const double one = cpu_now() - t0;
+        const double one = bench_cpu_now() - t0;
         k.calls = one > 0.0 ? std::max(1L, static_cast<long>(kRoundSeconds / one)) : 1000;
     }
     for (int r = 0; r < kRounds; r++)
@@ -172,14 +168,12 @@ void side_by_side_group(const std::string &group, std::vector<Contender> &v)
             if (!k.ctx)
                 continue;
             k.c->ops.warm(k.ctx, 0); // untimed: selects this case's ISA again
-            const char *where = "";
-            bench_bandwidth_gbs(k.work.level, k.work.stream, k.work.footprint, &where);
-            if (std::strcmp(where, "DRAM") == 0)
+            if (k.flush)
                 bench_evict_caches();
-            const double t0 = cpu_now();
+            const double t0 = bench_cpu_now();
             for (long n = 0; n < k.calls; n++)
                 k.c->ops.run(k.ctx);
-            k.best = std::min(k.best, (cpu_now() - t0) / static_cast<double>(k.calls));
+            k.best = std::min(k.best, (bench_cpu_now() - t0) / static_cast<double>(k.calls));
         }
     std::printf("%s\n", group.c_str());
     const Contender *bpq = nullptr; // bpq's fastest ISA: the one the others are compared with

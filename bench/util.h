@@ -133,11 +133,5 @@ float bench_expect_loss(const bench_expect *e);
 
 /* Seconds on a monotonic clock. */
 double bench_now(void);
-/*
- * Seconds of CPU time this thread has used: what the start-up measurements
- * time, like the cases (the process's CPU time), so that another program
- * sharing the core does not lower the peak.
- */
-double bench_cpu_now(void);
 
 #endif /* BPQ_BENCH_UTIL_H */
