@@ -21,9 +21,12 @@
  *
  *   bpq_ab OLD.so NEW.so forward|bp1|bp2|bp3|bp4 BATCH N_IN N_OUT [ACT]
  *
- * ACT is a bpq_act number (default 1, sigmoid); for bp1 it is the bpq_loss
- * instead (default 0, MSE with sigmoid; BCE goes with sigmoid, XENT with
- * softmax and one-hot labels), on BATCH x N_OUT, with the loss value. Both
+ * ACT is an activation, by name (identity, sigmoid, tanh, relu, softmax) or
+ * bpq_act number (default sigmoid); for bp1 it is the loss instead (mse,
+ * bce, xent or the bpq_loss number; default mse, with sigmoid; BCE goes
+ * with sigmoid, XENT with softmax and one-hot labels), on BATCH x N_OUT,
+ * with the loss value. Anything else is refused: a name read as a number
+ * would silently time the wrong case. Both
  * builds must give the same bits (they follow one canonical order); the
  * tool says so.
  */
@@ -56,6 +59,24 @@ static double cpu_seconds(void) {
 }
 
 /* Every buffer 64-byte aligned, whatever malloc gives. */
+/* The index of s in names[0..count), given as the name or as its number;
+ * -1 when it is neither. */
+static int pick(const char *s, const char *const *names, int count) {
+    for (int i = 0; i < count; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= 0 && v < count ? (int)v : -1;
+}
+
+/* A dimension: a positive decimal number, or 0 when s is not one. */
+static size_t dimension(const char *s) {
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    return *s && !*end && s[0] != '-' ? (size_t)v : 0;
+}
+
 static float *filled(size_t n, uint32_t seed) {
     float *p = aligned_alloc(64, ((n ? n : 1) * sizeof *p + 63) / 64 * 64);
     if (!p) {
@@ -91,25 +112,37 @@ static int load(const char *path, build *b) {
 int main(int argc, char **argv) {
     if (argc < 7) {
         fprintf(stderr,
-                "usage: bpq_ab OLD.so NEW.so forward|bp1|bp2|bp3|bp4 BATCH N_IN N_OUT [ACT]\n");
+                "usage: bpq_ab OLD.so NEW.so forward|bp1|bp2|bp3|bp4 BATCH N_IN N_OUT"
+                " [ACT | bp1: LOSS]\n");
         return 2;
     }
     build b[2];
     if (!load(argv[1], &b[0]) || !load(argv[2], &b[1]))
         return 2;
     const char *op = argv[3];
-    const size_t B = strtoul(argv[4], NULL, 10), I = strtoul(argv[5], NULL, 10),
-                 O = strtoul(argv[6], NULL, 10);
+    const size_t B = dimension(argv[4]), I = dimension(argv[5]), O = dimension(argv[6]);
     const int fwd = !strcmp(op, "forward"), bp1 = !strcmp(op, "bp1"), bp2 = !strcmp(op, "bp2"),
               bp3 = !strcmp(op, "bp3");
-    const bpq_loss loss = bp1 && argc > 7 ? (bpq_loss)atoi(argv[7]) : BPQ_LOSS_MSE;
-    const bpq_act act = bp1 ? (loss == BPQ_LOSS_XENT ? BPQ_ACT_SOFTMAX : BPQ_ACT_SIGMOID)
-                        : argc > 7 ? (bpq_act)atoi(argv[7])
-                                   : BPQ_ACT_SIGMOID;
     if (!fwd && !bp1 && !bp2 && !bp3 && strcmp(op, "bp4")) {
         fprintf(stderr, "bpq_ab: unknown equation %s\n", op);
         return 2;
     }
+    if (!B || !I || !O) {
+        fprintf(stderr, "bpq_ab: BATCH, N_IN and N_OUT must be positive numbers\n");
+        return 2;
+    }
+    static const char *const acts[] = {"identity", "sigmoid", "tanh", "relu", "softmax"};
+    static const char *const losses[] = {"mse", "bce", "xent"};
+    const int choice = argc <= 7 ? (bp1 ? BPQ_LOSS_MSE : BPQ_ACT_SIGMOID)
+                       : bp1     ? pick(argv[7], losses, 3)
+                                 : pick(argv[7], acts, 5);
+    if (choice < 0) {
+        fprintf(stderr, "bpq_ab: unknown %s %s\n", bp1 ? "loss" : "activation", argv[7]);
+        return 2;
+    }
+    const bpq_loss loss = bp1 ? (bpq_loss)choice : BPQ_LOSS_MSE;
+    const bpq_act act = bp1 ? (loss == BPQ_LOSS_XENT ? BPQ_ACT_SOFTMAX : BPQ_ACT_SIGMOID)
+                            : (bpq_act)choice;
     float *x = filled(B * I, 1), *w = filled(O * I, 2), *bias = filled(O, 3);
     float *d = filled(B * O, 4), *a = filled(B * I, 5), *y = filled(B * O, 7);
     /* Inputs, weights, bias and deltas centred on 0 and scaled so that a sum
