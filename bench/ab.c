@@ -58,7 +58,6 @@ static double cpu_seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Every buffer 64-byte aligned, whatever malloc gives. */
 /* The index of s in names[0..count), given as the name or as its number;
  * -1 when it is neither. */
 static int pick(const char *s, const char *const *names, int count) {
@@ -77,6 +76,7 @@ static size_t dimension(const char *s) {
     return *s && !*end && s[0] != '-' ? (size_t)v : 0;
 }
 
+/* Every buffer 64-byte aligned, whatever malloc gives. */
 static float *filled(size_t n, uint32_t seed) {
     float *p = aligned_alloc(64, ((n ? n : 1) * sizeof *p + 63) / 64 * 64);
     if (!p) {
