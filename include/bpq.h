@@ -42,12 +42,19 @@
  * functions run on the calling thread only.
  *
  * @par Memory
- * No function allocates heap memory. The AVX2 kernels pack operands into
- * workspace on the calling thread's stack: at most about 60 KiB (BP4; the
- * forward pass and BP2 about 34 KiB), so a thread calling bpq needs at
- * least 128 KiB of stack (glibc's default is 8 MiB). That is for an
- * optimised build of bpq, as installed; an unoptimised (-O0) debug build
- * needs up to about 640 KiB. tests/test_stack.c measures both.
+ * The SIMD kernels of the matrix products (bpq_forward(),
+ * bpq_bp2_hidden_delta(), bpq_bp4_weight_grad()) pack blocks of their
+ * operands into a workspace sized from the CPU's L2 cache. Up to 48 KiB it
+ * is on the calling thread's stack; a call that wants more (a large layer:
+ * at most about the size of the L2, a few MiB) takes it from the heap with
+ * aligned_alloc() and frees it before returning. If that allocation
+ * fails, the call still succeeds, on the stack workspace with smaller
+ * blocks: slower, with the same result bits. No other function allocates.
+ * A thread calling bpq needs at least 128 KiB of stack (glibc's default is
+ * 8 MiB). That is for an optimised build of bpq, as installed; an
+ * unoptimised (-O0) debug build needs up to about 640 KiB.
+ * tests/test_stack.c measures both; tests/test_blocking.c makes the heap
+ * allocation fail and checks the bits.
  */
 
 #include <stddef.h>

@@ -28,12 +28,17 @@ enum {
     (BPQ_CPU_NEEDS_AVX2 | BPQ_CPU_AVX512F | BPQ_CPU_AVX512DQ | BPQ_CPU_AVX512BW |             \
      BPQ_CPU_AVX512VL | BPQ_CPU_OS_ZMM)
 
+#include "gemm/plan.h" /* bpq_caches */
+
 #if defined(__x86_64__) || defined(__aarch64__)
 /* Queries the CPU (and OS) now; cheap, but dispatch.c calls it only once. */
 unsigned bpq_cpu_features(void);
+/* The data caches of the core (sanitized, defaults where unknown); once too. */
+void bpq_cpu_caches(bpq_caches *out);
 #else
 /* Other targets run the portable paths only. */
 static inline unsigned bpq_cpu_features(void) { return 0; }
+static inline void bpq_cpu_caches(bpq_caches *out) { *out = bpq_caches_default(); }
 #endif
 
 #endif /* BPQ_CPU_H */

@@ -57,6 +57,56 @@ unsigned bpq_cpu_features(void)
     return f;
 }
 
+/*
+ * Caches from CPUID's deterministic cache leaf: 4 on Intel, 0x8000001D on
+ * AMD (same layout). Each subleaf describes one cache: type (EAX 4:0, 0
+ * ends the list), level (EAX 7:5), how many logical CPUs share it (EAX
+ * 25:14, plus 1), line size, partitions and ways (EBX), sets (ECX). The
+ * L3 counts as its share per sharer, since the other cores use the rest.
+ */
+static int read_cache_leaf(unsigned leaf, bpq_caches *out)
+{
+    unsigned a, b, c, d, i;
+    int found = 0;
+    for (i = 0; i < 16; i++) {
+        if (!__get_cpuid_count(leaf, i, &a, &b, &c, &d))
+            break;
+        const unsigned type = a & 31, level = (a >> 5) & 7;
+        if (type == 0)
+            break;
+        if (type == 2) /* instruction cache */
+            continue;
+        const size_t line = (b & 0xfff) + 1, parts = ((b >> 12) & 0x3ff) + 1;
+        const unsigned ways = (b >> 22) + 1;
+        const size_t size = line * parts * ways * ((size_t)c + 1);
+        const size_t sharing = ((a >> 14) & 0xfff) + 1;
+        if (level == 1) {
+            out->l1 = size, out->l1_ways = ways, out->line = line;
+        } else if (level == 2) {
+            out->l2 = size, out->l2_ways = ways;
+        } else if (level == 3) {
+            out->l3 = size / sharing, out->l3_ways = ways;
+        }
+        found = 1;
+    }
+    return found;
+}
+
+void bpq_cpu_caches(bpq_caches *out)
+{
+    unsigned a, b, c, d;
+    bpq_caches k = {0, 0, 0, 0, 0, 0, 0, 1};
+    int found = 0;
+    if (__get_cpuid(0, &a, &b, &c, &d) && a >= 4)
+        found = read_cache_leaf(4, &k);
+    if (!found && __get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x8000001Du)
+        found = read_cache_leaf(0x8000001Du, &k);
+    if (!found)
+        k = bpq_caches_default();
+    bpq_caches_sanitize(&k);
+    *out = k;
+}
+
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int bpq_cpu_x86_unused;

@@ -46,6 +46,10 @@ static once_flag g_once = ONCE_FLAG_INIT;
 static atomic_uint g_cpu;
 static _Atomic(const bpq_kernels *) g_default;
 static _Atomic(const bpq_kernels *) g_active;
+/* The caches, detected once with the CPU's features (plain data: written
+ * inside call_once, before g_cpu is published), and a test's stand-in. */
+static bpq_caches g_caches;
+static _Atomic(const bpq_caches *) g_caches_override;
 
 static unsigned cpu_bits(void) { return atomic_load_explicit(&g_cpu, memory_order_acquire); }
 
@@ -191,7 +195,7 @@ static void log_choice(const char *cap, bpq_isa isa, unsigned f)
         {BPQ_CPU_AVX512VL, " avx512vl"}, {BPQ_CPU_OS_YMM, " os-ymm"},
         {BPQ_CPU_OS_ZMM, " os-zmm"},     {BPQ_CPU_NEON, " neon"},
     };
-    char line[256] = "bpq: BPQ_ISA=";
+    char line[384] = "bpq: BPQ_ISA=";
     char value[33] = "(unset)";
     size_t i;
 
@@ -212,6 +216,13 @@ static void log_choice(const char *cap, bpq_isa isa, unsigned f)
             append(line, sizeof line, " ");
             append(line, sizeof line, bpq_isa_name((bpq_isa)i));
         }
+    {
+        char caches[96];
+        snprintf(caches, sizeof caches, "; caches: L1 %zuK/%u L2 %zuK/%u L3 %zuK%s",
+                 g_caches.l1 >> 10, g_caches.l1_ways, g_caches.l2 >> 10, g_caches.l2_ways,
+                 g_caches.l3 >> 10, g_caches.detected ? "" : " (defaults)");
+        append(line, sizeof line, caches);
+    }
     append(line, sizeof line, ")\n");
     fputs(line, stderr);
 }
@@ -222,6 +233,7 @@ static void init_dispatch(void)
     const char *cap = getenv("BPQ_ISA");
     const char *debug = getenv("BPQ_ISA_DEBUG");
     unsigned f = bpq_cpu_features();
+    bpq_cpu_caches(&g_caches);
     bpq_isa isa = choose(f, cap);
     const bpq_kernels *k = built_table(isa);
 
@@ -233,6 +245,25 @@ static void init_dispatch(void)
 }
 
 static void ensure_init(void) { call_once(&g_once, init_dispatch); }
+
+const bpq_caches *bpq_machine_caches(void)
+{
+    const bpq_caches *c = atomic_load_explicit(&g_caches_override, memory_order_acquire);
+    if (c != NULL)
+        return c;
+    ensure_init();
+    return &g_caches;
+}
+
+void bpq_set_machine_caches(const bpq_caches *c)
+{
+    static bpq_caches copy;
+    if (c != NULL) {
+        copy = *c;
+        bpq_caches_sanitize(&copy);
+    }
+    atomic_store_explicit(&g_caches_override, c != NULL ? &copy : NULL, memory_order_release);
+}
 
 const bpq_kernels *bpq_active_kernels(void)
 {

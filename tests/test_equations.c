@@ -35,11 +35,11 @@
  * The last one is the dimension kernels vectorise over. The sweep varies one
  * dimension at a time over 1..33 and around 48, 64, 96 and 128 (tile sizes
  * and their neighbours), then mixes of odd and power-of-two sizes, then
- * shapes past the cache blocks SIMD kernels use (k blocks of 256, row
- * blocks of 240, BP4's batches over 128 (cut into k blocks of 32, or of
- * 64 when accumulating) and panels of 128 columns,
- * BP3's 1024-wide panels, the batch-1 GEMV's 1024-step passes, BP1's
- * short-row loss path), then a few random odd shapes from the seed.
+ * shapes past the cache blocks SIMD kernels use (the GEMM driver's k
+ * blocks, which are 256 on a 48 KiB L1 with the AVX2 tile; its other
+ * blocks are cache-sized and test_blocking.c forces them small; BP3's
+ * 1024-wide panels, the batch-1 GEMV's 1024-step passes, BP1's short-row
+ * loss path), then a few random odd shapes from the seed.
  */
 static size_t make_shapes(int eq, shape *out)
 {

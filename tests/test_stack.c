@@ -14,8 +14,9 @@
 #include "testutil.h"
 
 /*
- * bpq.h promises that the kernels keep their workspace on the stack and need
- * at most about 60 KiB of it, so that a thread with 128 KiB can call bpq.
+ * bpq.h promises that the kernels need at most about 60 KiB of stack (a
+ * 48 KiB workspace; larger ones come from the heap), so that a thread with
+ * 128 KiB can call bpq.
  * Here each function runs, on its deepest paths (BP4 over several k blocks,
  * summing into dw or accumulating; the forward GEMM and the batch-1 GEMV;
  * BP2; BP1's loss on short and long rows; BP3; SGD), on a thread whose stack

@@ -68,9 +68,9 @@ __attribute__((noinline)) static void bp2_gemv(size_t n_next, size_t n, const fl
     }
 }
 
-/* One copy of the blocked GEMM per activation (see BPQ_AVX2_GEMM_COPY). */
+/* One copy of the blocked GEMM per activation (see BPQ_GEMM_COPY). */
 #define BPQ_BP2_GEMM(name, ACT)                                                                \
-    BPQ_AVX2_GEMM_COPY(name, BPQ_AVX2_OP_BP2, BPQ_AVX2_WS_ROW, g.act = ACT)
+    BPQ_GEMM_COPY(name, BPQ_GEMM_BP2, g.act = ACT)
 BPQ_BP2_GEMM(bp2_gemm_identity, BPQ_ACT_IDENTITY)
 BPQ_BP2_GEMM(bp2_gemm_sigmoid, BPQ_ACT_SIGMOID)
 BPQ_BP2_GEMM(bp2_gemm_tanh, BPQ_ACT_TANH)
@@ -79,11 +79,11 @@ BPQ_BP2_GEMM(bp2_gemm_relu, BPQ_ACT_RELU)
 
 void bpq_bp2_avx2(size_t batch, size_t n_next, size_t n, const float *delta_next,
                   const float *w_next, const float *a, bpq_act act, float *delta) {
-    if (batch == 1) {
+    if (bpq_gemm_is_vector(BPQ_GEMM_BP2, batch, n_next)) {
         bp2_gemv(n_next, n, delta_next, w_next, a, act, delta);
         return;
     }
-    bpq_avx2_gemm g = {.m = batch, .n = n, .k = n_next, .a = delta_next, .lda = n_next,
+    bpq_gemm g = {.m = batch, .n = n, .k = n_next, .a = delta_next, .lda = n_next,
                        .b = w_next, .ldb = n, .c = delta, .ldc = n, .act_in = a, .act = act};
     switch (act) {
     case BPQ_ACT_SIGMOID: bp2_gemm_sigmoid(g); break;

@@ -34,10 +34,9 @@ static void bp4_outer(size_t n_out, size_t n_in, const float *d, const float *x,
     }
 }
 
-/* One copy of the blocked GEMM per mean and accumulate (see BPQ_AVX2_GEMM_COPY). */
+/* One copy of the blocked GEMM per mean and accumulate (see BPQ_GEMM_COPY). */
 #define BPQ_BP4_GEMM(name, MEAN, ACCUMULATE)                                                   \
-    BPQ_AVX2_GEMM_COPY(name, BPQ_AVX2_OP_BP4, BPQ_AVX2_WS_BP4,                                \
-                       (g.mean = MEAN, g.accumulate = ACCUMULATE))
+    BPQ_GEMM_COPY(name, BPQ_GEMM_BP4, (g.mean = MEAN, g.accumulate = ACCUMULATE))
 BPQ_BP4_GEMM(bp4_gemm_sum, 0, 0)
 BPQ_BP4_GEMM(bp4_gemm_mean, 1, 0)
 BPQ_BP4_GEMM(bp4_gemm_sum_acc, 0, 1)
@@ -46,11 +45,11 @@ BPQ_BP4_GEMM(bp4_gemm_mean_acc, 1, 1)
 
 void bpq_bp4_avx2(size_t batch, size_t n_out, size_t n_in, const float *delta, const float *x,
                   int mean, int accumulate, float *dw) {
-    if (batch == 1) {
+    if (bpq_gemm_is_vector(BPQ_GEMM_BP4, n_out, batch)) {
         bp4_outer(n_out, n_in, delta, x, accumulate, dw);
         return;
     }
-    bpq_avx2_gemm g = {.m = n_out, .n = n_in, .k = batch, .a = delta, .lda = n_out, .b = x,
+    bpq_gemm g = {.m = n_out, .n = n_in, .k = batch, .a = delta, .lda = n_out, .b = x,
                        .ldb = n_in, .c = dw, .ldc = n_in, .batch = batch};
     if (mean)
         accumulate ? bp4_gemm_mean_acc(g) : bp4_gemm_mean(g);

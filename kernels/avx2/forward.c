@@ -3,9 +3,9 @@
 #include "avx2/gemv_p.h"
 #include "kernels.h"
 
-/* One copy of the blocked GEMM per activation (see BPQ_AVX2_GEMM_COPY). */
+/* One copy of the blocked GEMM per activation (see BPQ_GEMM_COPY). */
 #define BPQ_FORWARD_GEMM(name, ACT)                                                            \
-    BPQ_AVX2_GEMM_COPY(name, BPQ_AVX2_OP_FORWARD, BPQ_AVX2_WS_ROW, g.act = ACT)
+    BPQ_GEMM_COPY(name, BPQ_GEMM_FORWARD, g.act = ACT)
 BPQ_FORWARD_GEMM(forward_gemm_identity, BPQ_ACT_IDENTITY)
 BPQ_FORWARD_GEMM(forward_gemm_sigmoid, BPQ_ACT_SIGMOID)
 BPQ_FORWARD_GEMM(forward_gemm_tanh, BPQ_ACT_TANH)
@@ -15,11 +15,12 @@ BPQ_FORWARD_GEMM(forward_gemm_softmax, BPQ_ACT_SOFTMAX)
 
 void bpq_forward_avx2(size_t batch, size_t n_in, size_t n_out, const float *x, const float *w,
                       const float *b, bpq_act act, float *a) {
-    if (batch == 1) { /* one example: a GEMV, W is read once and not packed */
+    /* One example: a GEMV, W is read once and not packed. */
+    if (bpq_gemm_is_vector(BPQ_GEMM_FORWARD, batch, n_in)) {
         bpq_avx2_gemv(n_in, n_out, x, w, b, act, a);
         return;
     }
-    bpq_avx2_gemm g = {.m = batch, .n = n_out, .k = n_in, .a = x, .lda = n_in, .b = w,
+    bpq_gemm g = {.m = batch, .n = n_out, .k = n_in, .a = x, .lda = n_in, .b = w,
                        .ldb = n_in, .c = a, .ldc = n_out, .bias = b, .act = act};
     switch (act) {
     case BPQ_ACT_SIGMOID: forward_gemm_sigmoid(g); break;

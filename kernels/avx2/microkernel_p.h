@@ -2,17 +2,13 @@
 #ifndef BPQ_AVX2_MICROKERNEL_P_H
 #define BPQ_AVX2_MICROKERNEL_P_H
 
-/* Why 6 x 16 and how the tile is used: see the comment at the top of gemm_p.h. */
+/* Why 6 x 16: see the comment at the top of gemm_p.h; how the driver uses a tile: gemm/driver.h. */
 
 #include <immintrin.h>
 #include <stddef.h>
 
 #include "avx2/pack_p.h" /* BPQ_AVX2_INLINE */
-
-#define BPQ_AVX2_MR 6
-#define BPQ_AVX2_NR 16
-
-enum { BPQ_AVX2_INIT_TILE, BPQ_AVX2_INIT_ZERO, BPQ_AVX2_INIT_BIAS };
+#include "gemm/gemm.h"       /* BPQ_GEMM_INIT_* */
 
 /*
  * One mr x (8 nv) tile, mr <= 6, nv in {1, 2}, over kc k steps, into the
@@ -32,8 +28,8 @@ BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nv, const int acol
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
-            c[m][v] = init == BPQ_AVX2_INIT_TILE   ? _mm256_loadu_ps(tile + ldt * m + 8 * v)
-                      : init == BPQ_AVX2_INIT_BIAS ? _mm256_load_ps(bias + 8 * v)
+            c[m][v] = init == BPQ_GEMM_INIT_TILE   ? _mm256_loadu_ps(tile + ldt * m + 8 * v)
+                      : init == BPQ_GEMM_INIT_BIAS ? _mm256_load_ps(bias + 8 * v)
                                                    : _mm256_setzero_ps();
     if (acol) {
         /* BP4: the six A values of a k step are adjacent in one row of delta. */

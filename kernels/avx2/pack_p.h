@@ -6,8 +6,18 @@
 #include <stddef.h>
 
 #include "avx2/math_p.h"
+#include "gemm/gemm.h"
 
 #define BPQ_AVX2_INLINE __attribute__((always_inline)) static inline
+
+/* The driver's tile: 6 rows, and a block ends in no tile of fewer than 4
+ * (a tile of r rows has 2 r chains; 2 FMA pipes of 4 cycles need 8). */
+#define BPQ_AVX2_MR 6
+#define BPQ_AVX2_NR 16
+#define BPQ_AVX2_MIN_ROWS 4
+static inline size_t bpq_avx2_tile_rows(size_t rem) {
+    return bpq_gemm_tile_rows(rem, BPQ_AVX2_MR, BPQ_AVX2_MIN_ROWS);
+}
 
 /* Mask of the valid lanes of vector v (0 or 1) of a strip w columns wide. */
 BPQ_AVX2_INLINE __m256i bpq_avx2_strip_mask(size_t w, int v) {
@@ -61,26 +71,36 @@ BPQ_AVX2_INLINE void bpq_avx2_transpose8(__m256 r[8]) {
 }
 
 /*
- * dst[16 k + n] = src[k * ld + n] for k < kc, n < w (w <= 16), and +0 for
- * n >= w: a strip of a matrix whose rows already run along n (w_next in
- * BP2, x in BP4). The copy makes the panel contiguous and L1-resident
- * whatever ld is; the zero lanes only ever feed outputs that are not stored.
+ * A chunk of a matrix whose rows already run along n (w_next in BP2, x in
+ * BP4): kc rows of cols floats into ceil(cols / 16) panels, panel s at dst
+ * + 16 kc s, dst[16 kc s + 16 k + n] = src[k ld + 16 s + n], +0 past cols.
+ * Each row is read front to back across the whole chunk, a run long
+ * enough for the prefetchers and one TLB entry per row (16 columns at a
+ * time read one line of each row, a page apart when ld >= 1024). The zero
+ * lanes only ever feed outputs that are not stored.
  */
-BPQ_AVX2_INLINE void bpq_avx2_pack_rows(const float *src, size_t ld, size_t kc, size_t w,
+BPQ_AVX2_INLINE void bpq_avx2_pack_rows(const float *src, size_t ld, size_t kc, size_t cols,
                                         float *dst) {
-    if (w == 16) {
+    if (cols == 16) { /* one full panel: the common case, without the loop over panels */
         for (size_t k = 0; k < kc; k++) {
-            const float *s = src + k * ld;
-            _mm256_store_ps(dst + 16 * k, _mm256_loadu_ps(s));
-            _mm256_store_ps(dst + 16 * k + 8, _mm256_loadu_ps(s + 8));
+            _mm256_store_ps(dst + 16 * k, _mm256_loadu_ps(src + k * ld));
+            _mm256_store_ps(dst + 16 * k + 8, _mm256_loadu_ps(src + k * ld + 8));
         }
         return;
     }
+    const size_t full = cols / 16, w = cols % 16, step = 16 * kc;
     const __m256i m0 = bpq_avx2_strip_mask(w, 0), m1 = bpq_avx2_strip_mask(w, 1);
     for (size_t k = 0; k < kc; k++) {
         const float *s = src + k * ld;
-        _mm256_store_ps(dst + 16 * k, _mm256_maskload_ps(s, m0));
-        _mm256_store_ps(dst + 16 * k + 8, _mm256_maskload_ps(s + 8, m1));
+        float *d = dst + 16 * k;
+        for (size_t p = 0; p < full; p++, s += 16, d += step) {
+            _mm256_store_ps(d, _mm256_loadu_ps(s));
+            _mm256_store_ps(d + 8, _mm256_loadu_ps(s + 8));
+        }
+        if (w) {
+            _mm256_store_ps(d, _mm256_maskload_ps(s, m0));
+            _mm256_store_ps(d + 8, _mm256_maskload_ps(s + 8, m1));
+        }
     }
 }
 
@@ -133,16 +153,6 @@ BPQ_AVX2_INLINE void bpq_avx2_pack_trans(const float *src, size_t ld, size_t kc,
 }
 
 /*
- * Rows of the next tile when rem rows of an M block are left: 6, except
- * that a block does not end in a tile of 1 to 3 rows when that can be
- * avoided (7 = 4 + 3, 8 = 4 + 4, 9 = 5 + 4). A tile of r rows has 2 r FMA
- * chains, and 2 FMA pipes of 4 cycles' latency need 8 to stay busy.
- */
-static inline size_t bpq_avx2_tile_rows(size_t rem) {
-    return rem <= 6 ? rem : (rem <= 8 ? 4 : (rem == 9 ? 5 : 6));
-}
-
-/*
  * Packs A for BP4, where A[m, k] = src[k * ld + m] (a block of columns of
  * delta), one group per tile as bpq_avx2_tile_rows cuts the block: group
  * g at dst + g (6 kc + 2), k step k of it at + 6 k, so the microkernel
@@ -168,6 +178,54 @@ BPQ_AVX2_INLINE void bpq_avx2_pack_cols6(const float *src, size_t ld, size_t kc,
             __m256 v = c + 8 <= avail ? _mm256_loadu_ps(s + c)
                                       : _mm256_maskload_ps(s + c, bpq_avx2_mask(r));
             _mm256_storeu_ps(d, v);
+        }
+    }
+}
+
+/*
+ * Packs A for forward and BP2, where A[m, k] = src[m * lda + k] (rows of x
+ * or delta_next along k), in the layout of bpq_avx2_pack_cols6: group g of
+ * up to 6 rows at dst + g (6 kc + 2), k step k at + 6 k. Eight k steps of
+ * a group are 6 rows read 8 floats wide and transposed in registers; each
+ * column is then stored 8 floats wide at 6 apart, in ascending k, so a
+ * store's last 2 floats are overwritten by the next one (or land in the
+ * group's slack).
+ */
+BPQ_AVX2_INLINE void bpq_avx2_pack_rows6(const float *src, size_t lda, size_t kc, size_t rows,
+                                         float *dst) {
+    const size_t gs = BPQ_AVX2_COLS6_STRIDE(kc);
+    for (size_t r0 = 0, n; r0 < rows; r0 += n, dst += gs) {
+        n = bpq_avx2_tile_rows(rows - r0);
+        const float *s = src + r0 * lda;
+        __m256 r[8];
+        size_t k = 0;
+        if (n == 6) {
+            for (; k + 8 <= kc; k += 8) {
+#pragma GCC unroll 6
+                for (int q = 0; q < 6; q++)
+                    r[q] = _mm256_loadu_ps(s + (size_t)q * lda + k);
+                r[6] = r[7] = _mm256_setzero_ps();
+                bpq_avx2_transpose8(r);
+#pragma GCC unroll 8
+                for (int t = 0; t < 8; t++)
+                    _mm256_storeu_ps(dst + 6 * (k + (size_t)t), r[t]);
+            }
+        } else {
+            for (; k + 8 <= kc; k += 8) {
+                for (size_t q = 0; q < 8; q++)
+                    r[q] = q < n ? _mm256_loadu_ps(s + q * lda + k) : _mm256_setzero_ps();
+                bpq_avx2_transpose8(r);
+                for (size_t t = 0; t < 8; t++)
+                    _mm256_storeu_ps(dst + 6 * (k + t), r[t]);
+            }
+        }
+        if (k < kc) {
+            const __m256i km = bpq_avx2_mask(kc - k);
+            for (size_t q = 0; q < 8; q++)
+                r[q] = q < n ? _mm256_maskload_ps(s + q * lda + k, km) : _mm256_setzero_ps();
+            bpq_avx2_transpose8(r);
+            for (size_t t = 0; t < kc - k; t++)
+                _mm256_storeu_ps(dst + 6 * (k + t), r[t]);
         }
     }
 }

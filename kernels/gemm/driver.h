@@ -1,0 +1,241 @@
+/* driver.h - the one blocked GEMM loop nest of forward, BP2 and BP4, instantiated by each SIMD ISA. */
+#ifndef BPQ_GEMM_DRIVER_H
+#define BPQ_GEMM_DRIVER_H
+
+/*
+ * Everything of the GEMM-shaped kernels that does not depend on the
+ * instruction set lives here once: the loop nest, the block sizes (from
+ * gemm/plan.c, which derives them from the caches), when and what to pack,
+ * where the running sums wait between k blocks, the edge tiles, and the
+ * choice of the narrow path for a last strip of a few columns. An ISA
+ * supplies its tile (microkernel plus fused finish), its packing and its
+ * vector math, then includes this file (the way zlib-ng builds each
+ * architecture's file from one template). There are no intrinsics here.
+ *
+ * What the including file defines first:
+ *   BPQ_GEMM_MR, BPQ_GEMM_NR   the tile: MR rows of NR outputs (NR: a strip)
+ *   BPQ_GEMM_MIN_ROWS          rows a tile needs to keep the FMA pipes busy
+ *   BPQ_GEMM_A_SLACK           floats after each packed group of MR rows of A
+ *   BPQ_GEMM_ALWAYS_PACK_A     1 if the tile reads A only packed (acol = 1)
+ *   BPQ_GEMM_NARROW            widest last strip left to the narrow path (0: none)
+ *   BPQ_GEMM_NARROW_WS         floats of workspace the narrow path borrows
+ *   BPQ_GEMM_TILE(op, mr, acol, g, kc, a, lda, bp, park, ldp, init, bias, fin, row, col, w)
+ *       one tile of mr (run-time, 1..MR) rows and w (1..NR) columns: kc k
+ *       steps over A (acol 0: a[m lda + k]; acol 1: a[k lda + m]) and the
+ *       packed panel bp (NR floats per k step), the chains starting as init
+ *       says (parked sums at park, row m at park + ldp m); then the sums are
+ *       parked there again or, when fin, finished into g->c at (row, col).
+ *   BPQ_GEMM_PACK_B_ROWS(src, ld, kc, cols, dst)   kc rows of B along n
+ *       (cols floats each) into ceil(cols / NR) panels of kc x NR, zero-padded
+ *   BPQ_GEMM_PACK_B_TRANS(src, ld, kc, w, dst)     one panel of B = W^T from w
+ *       rows of W along k
+ *   BPQ_GEMM_PACK_A_ROWS(src, lda, kc, rows, dst)  forward/BP2: rows of A along k
+ *   BPQ_GEMM_PACK_A_COLS(src, ld, kc, cols, avail, dst)  BP4: columns of delta
+ *       Both write one group per tile, as bpq_gemm_tile_rows cuts the rows,
+ *       group t at dst + t (MR kc + A_SLACK), k step k of it at + MR k.
+ *   BPQ_GEMM_NARROW_RUN(op, g, r0, r1, j0, ws)     columns [j0, n) of rows [r0, r1)
+ *   BPQ_GEMM_SOFTMAX_ROW(row, n)
+ *
+ * The loop nest, outside in (kc, mc, nc, nb from the plan, gemm/plan.c):
+ *   ic: output blocks of mc rows
+ *    jc: ... and nc columns; their running sums wait in the workspace (L2)
+ *     pc: k blocks of kc, ascending: pack the block of A (mc x kc, L2), or
+ *         read it in place
+ *      jb: chunks of nb columns: pack B's kc x nb (BP2, BP4; the forward
+ *          pass packs each kc x NR panel of W^T right before its tiles)
+ *       jr: strips of NR columns: the strip's panel stays in L1
+ *        ir: tiles of MR rows (a block's last rows cut so that no tile is
+ *            below MIN_ROWS when avoidable): microkernel, then park the
+ *            sums or, after the last k block, finish them into the output
+ *   then the narrow columns and, for softmax, whole rows of the block.
+ * Outputs are written exactly once, by the finish after the last k block,
+ * which is what lets BP2 write delta over a (read in the same finish) and
+ * BP4 add into dw.
+ *
+ * Threads, when they come, split the output and nothing else: the output
+ * blocks (ic, jc) are independent, so each thread takes whole blocks, with
+ * its own workspace, and runs their k blocks in ascending order as here.
+ * Every output element still sees its one fma chain in ascending k, so the
+ * bits do not depend on the number of threads. (A block of narrow columns
+ * goes with the thread that has its rows.)
+ *
+ * Workspace: one stack array of BPQ_GEMM_STACK_FLOATS (48 KiB) serves
+ * every call whose plan fits; larger plans (a cache-sized packed block of A
+ * and chunk of B) take a block from the heap for the call. Should that
+ * allocation fail, the call runs on the stack array with a plan shrunk to
+ * fit it: slower, and the same bits.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm/gemm.h"
+#include "gemm/plan.h"
+
+#define BPQ_GEMM_STACK_FLOATS (12 * 1024)
+
+#define BPQ_GEMM_INLINE __attribute__((always_inline)) static inline
+
+/* Floats between packed groups of A for a k block of kc. */
+#define BPQ_GEMM_A_STRIDE(kc) (BPQ_GEMM_MR * (kc) + BPQ_GEMM_A_SLACK)
+
+/* The columns done by strips: all of N, or all but a last 1..NARROW. */
+static inline size_t bpq_gemm_strip_cols(size_t n) {
+    return n % BPQ_GEMM_NR <= BPQ_GEMM_NARROW ? n / BPQ_GEMM_NR * BPQ_GEMM_NR : n;
+}
+
+/* The shape the plan sees for call g of op. */
+static inline bpq_gemm_shape bpq_gemm_shape_of(const int op, const bpq_gemm *g) {
+    bpq_gemm_shape s;
+    s.op = op;
+    s.m = g->m;
+    s.n = bpq_gemm_strip_cols(g->n);
+    s.k = g->k;
+    s.n_full = g->n;
+    s.lda = g->lda;
+    s.mr = BPQ_GEMM_MR;
+    s.nr = BPQ_GEMM_NR;
+    s.min_rows = BPQ_GEMM_MIN_ROWS;
+    s.a_slack = BPQ_GEMM_A_SLACK;
+    s.narrow_ws = BPQ_GEMM_NARROW_WS;
+    s.always_pack_a = BPQ_GEMM_ALWAYS_PACK_A;
+    return s;
+}
+
+/* Where one output block and k block stand in the loop nest. */
+typedef struct bpq_gemm_at {
+    size_t ic, mcur; /* rows of the output block */
+    size_t jc, ncur; /* its columns (strips only) */
+    size_t pc, kcur; /* the k block */
+} bpq_gemm_at;
+
+/* Packs the block of A of rows [ic, ic + mcur), k block (pc, kcur). */
+BPQ_GEMM_INLINE void bpq_gemm_pack_a(const int op, const bpq_gemm *g, const bpq_gemm_at *at,
+                                     float *ap) {
+    if (op == BPQ_GEMM_BP4)
+        BPQ_GEMM_PACK_A_COLS(g->a + at->pc * g->lda + at->ic, g->lda, at->kcur, at->mcur,
+                             g->m - at->ic, ap);
+    else
+        BPQ_GEMM_PACK_A_ROWS(g->a + at->ic * g->lda + at->pc, g->lda, at->kcur, at->mcur, ap);
+}
+
+/* Packs columns [j0, j0 + cols) of B for k block (pc, kcur) into panels at
+ * bp (the forward pass: cols <= NR, one panel). */
+BPQ_GEMM_INLINE void bpq_gemm_pack_b(const int op, const bpq_gemm *g, const bpq_gemm_at *at,
+                                     size_t j0, size_t cols, float *bp) {
+    if (op == BPQ_GEMM_FORWARD)
+        BPQ_GEMM_PACK_B_TRANS(g->b + j0 * g->ldb + at->pc, g->ldb, at->kcur, cols, bp);
+    else
+        BPQ_GEMM_PACK_B_ROWS(g->b + at->pc * g->ldb + j0, g->ldb, at->kcur, cols, bp);
+}
+
+/* The tiles of columns [j0, j0 + cols) of the output block, k block at->pc,
+ * from the packed panels at bp. The parked sums are kept tile by tile:
+ * strip s of the block at park + s NR mcur, each row of it NR floats on. */
+BPQ_GEMM_INLINE void bpq_gemm_strips(const int op, const bpq_gemm *g, const bpq_gemm_at *at,
+                                     size_t j0, size_t cols, const float *ap, const float *bp,
+                                     float *park, const int pack_a) {
+    _Alignas(64) float bias[BPQ_GEMM_NR];
+    const int init = at->pc > 0                ? BPQ_GEMM_INIT_TILE
+                     : op == BPQ_GEMM_FORWARD ? BPQ_GEMM_INIT_BIAS
+                                               : BPQ_GEMM_INIT_ZERO;
+    const int fin = at->pc + at->kcur == g->k, single = at->kcur == g->k;
+    for (size_t s = 0; s < cols; s += BPQ_GEMM_NR) {
+        const size_t jr = j0 + s;
+        const size_t w = cols - s < BPQ_GEMM_NR ? cols - s : BPQ_GEMM_NR;
+        const float *panel = bp + s * at->kcur;
+        /* With one k block nothing waits: every tile gets the same scratch. */
+        float *strip_park = single ? park : park + (jr - at->jc) * at->mcur;
+        if (init == BPQ_GEMM_INIT_BIAS) {
+            if (w == BPQ_GEMM_NR)
+                memcpy(bias, g->bias + jr, sizeof bias);
+            else
+                for (size_t j = 0; j < BPQ_GEMM_NR; j++)
+                    bias[j] = j < w ? g->bias[jr + j] : 0.0f;
+        }
+        size_t tile_no = 0;
+        for (size_t ir = 0, mr; ir < at->mcur; ir += mr, tile_no++) {
+            mr = bpq_gemm_tile_rows(at->mcur - ir, BPQ_GEMM_MR, BPQ_GEMM_MIN_ROWS);
+            const size_t row = at->ic + ir;
+            float *tile = single ? strip_park : strip_park + ir * BPQ_GEMM_NR;
+            if (pack_a)
+                BPQ_GEMM_TILE(op, mr, 1, g, at->kcur, ap + tile_no * BPQ_GEMM_A_STRIDE(at->kcur),
+                              BPQ_GEMM_MR, panel, tile, BPQ_GEMM_NR, init, bias, fin, row, jr,
+                              w);
+            else
+                BPQ_GEMM_TILE(op, mr, 0, g, at->kcur, g->a + row * g->lda + at->pc, g->lda,
+                              panel, tile, BPQ_GEMM_NR, init, bias, fin, row, jr, w);
+        }
+    }
+}
+
+/* The whole blocked product of call g with plan p on workspace ws. */
+BPQ_GEMM_INLINE void bpq_gemm_run(const int op, const bpq_gemm *g, const bpq_gemm_plan *p,
+                                  float *ws) {
+    const size_t M = g->m, K = g->k, N = bpq_gemm_strip_cols(g->n);
+    /* The forward pass packs one panel at a time (plan.c), a constant here. */
+    const size_t nb = op == BPQ_GEMM_FORWARD ? BPQ_GEMM_NR : p->nb;
+    float *const bp = ws + p->b_off, *const ap = ws + p->a_off, *const park = ws + p->park_off;
+    bpq_gemm_at at;
+    for (at.ic = 0; at.ic < M; at.ic += p->mc) {
+        at.mcur = M - at.ic < p->mc ? M - at.ic : p->mc;
+        for (at.jc = 0; at.jc < N; at.jc += p->nc) {
+            at.ncur = N - at.jc < p->nc ? N - at.jc : p->nc;
+            for (at.pc = 0; at.pc < K; at.pc += p->kc) {
+                at.kcur = K - at.pc < p->kc ? K - at.pc : p->kc;
+                if (p->pack_a)
+                    bpq_gemm_pack_a(op, g, &at, ap);
+                const size_t end = at.jc + at.ncur;
+                for (size_t jb = at.jc; jb < end; jb += nb) {
+                    const size_t cols = end - jb < nb ? end - jb : nb;
+                    bpq_gemm_pack_b(op, g, &at, jb, cols, bp);
+                    bpq_gemm_strips(op, g, &at, jb, cols, ap, bp, park, p->pack_a);
+                }
+            }
+        }
+        /* The narrow columns borrow the workspace, idle once the strips are done. */
+        if (N < g->n)
+            BPQ_GEMM_NARROW_RUN(op, g, at.ic, at.ic + at.mcur, N, ws);
+        /* Softmax needs whole rows: complete once every column of the block is. */
+        if (op == BPQ_GEMM_FORWARD && g->act == BPQ_ACT_SOFTMAX)
+            for (size_t r = at.ic; r < at.ic + at.mcur; r++)
+                BPQ_GEMM_SOFTMAX_ROW(g->c + r * g->ldc, g->n);
+    }
+}
+
+/* Plans call g, finds its workspace (stack, else heap, else stack with a
+ * smaller plan) and runs it. */
+BPQ_GEMM_INLINE void bpq_gemm_entry(const int op, const bpq_gemm *g) {
+    _Alignas(64) float stack_ws[BPQ_GEMM_STACK_FLOATS];
+    const bpq_gemm_shape s = bpq_gemm_shape_of(op, g);
+    const bpq_caches *caches = bpq_machine_caches();
+    bpq_gemm_plan p;
+    bpq_gemm_make_plan(caches, &s, 0, &p);
+    float *heap = NULL, *ws = stack_ws;
+    if (p.ws_floats > BPQ_GEMM_STACK_FLOATS) {
+        heap = aligned_alloc(64, p.ws_floats * sizeof(float));
+        if (heap)
+            ws = heap;
+        else
+            bpq_gemm_make_plan(caches, &s, BPQ_GEMM_STACK_FLOATS, &p);
+    }
+    bpq_gemm_run(op, g, &p, ws);
+    free(heap);
+}
+
+/*
+ * Defines `static void name(bpq_gemm g)`: the blocked product for op after
+ * the statement `set` has fixed some of g's fields to constants. Each
+ * kernel file makes one such copy per activation (or, for BP4, per mean
+ * and accumulate), so that every finish holds just its own arithmetic and
+ * no branch on those fields (AVX2: 32x67x33 ran 12-21% faster, the forward
+ * pass on the activation-only bench shape 16-25%). Not inlined, so that
+ * only one copy's workspace is on the stack at a time.
+ */
+#define BPQ_GEMM_COPY(name, op, set)                                                           \
+    __attribute__((noinline)) static void name(bpq_gemm g) {                                  \
+        set;                                                                                   \
+        bpq_gemm_entry(op, &g);                                                                \
+    }
+
+#endif /* BPQ_GEMM_DRIVER_H */
