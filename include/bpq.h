@@ -316,13 +316,16 @@ BPQ_API bpq_status bpq_sgd_step(size_t n, float lr, const float *grad, float *pa
 BPQ_API bpq_isa bpq_isa_active(void);
 
 /**
- * @brief Lower-case name of an ISA ("auto", "reference", "scalar", "avx2",
- * "avx512", "neon"), or "unknown" for any other value. Never NULL.
+ * @brief Lower-case name of an ISA.
+ * @param isa any value.
+ * @return "auto", "reference", "scalar", "avx2", "avx512" or "neon", or
+ *         "unknown" for any other value; never NULL (a static string).
  */
 BPQ_API const char *bpq_isa_name(bpq_isa isa);
 
 /**
  * @brief Whether the build and this CPU can run an implementation.
+ * @param isa the implementation asked about.
  * @return 1 if bpq_isa_select(isa) would succeed, else 0.
  *         #BPQ_ISA_AUTO, #BPQ_ISA_REFERENCE and #BPQ_ISA_SCALAR always give 1.
  */
@@ -336,15 +339,25 @@ BPQ_API int bpq_isa_supported(bpq_isa isa);
  * bpq_isa_active(). Calls already running finish on the implementation
  * they started with.
  *
+ * @param isa the implementation to use, or #BPQ_ISA_AUTO.
  * @return #BPQ_OK, #BPQ_ERR_BAD_ENUM for an unknown value, or
  *         #BPQ_ERR_ISA_UNAVAILABLE (the active ISA is then unchanged).
  */
 BPQ_API bpq_status bpq_isa_select(bpq_isa isa);
 
-/** @brief A short English description of a status. Never NULL. */
+/**
+ * @brief A short English description of a status.
+ * @param status any value, known or not.
+ * @return a static string, never NULL.
+ */
 BPQ_API const char *bpq_status_string(bpq_status status);
 
-/** @brief The library's version as "MAJOR.MINOR.PATCH". */
+/**
+ * @brief The library's version.
+ * @return "MAJOR.MINOR.PATCH" of the library linked, a static string (the
+ *         header's own version is #BPQ_VERSION_MAJOR, #BPQ_VERSION_MINOR and
+ *         #BPQ_VERSION_PATCH).
+ */
 BPQ_API const char *bpq_version(void);
 
 #ifdef __cplusplus

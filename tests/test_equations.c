@@ -279,10 +279,12 @@ static void equation_test(void **state)
                             if (!tu_same(got.out.p[i], want))
                                 failure(&t, &p, "vs fmaf", i, got.out.p[i], want, 0.0);
                         }
+                    /* [bits-vs-scalar] */
                     if (c->isa != BPQ_ISA_SCALAR && run_on(&t, &p, BPQ_ISA_SCALAR, &sc)) {
                         compare_bits(&t, &p, &got, &sc, "bits differ from scalar");
                         release(&sc);
                     }
+                    /* [bits-vs-scalar] */
                     release(&got);
                 }
                 release(&ref);

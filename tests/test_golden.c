@@ -235,6 +235,7 @@ typedef struct check_ctx {
     int failures, produced;
 } check_ctx;
 
+/* [golden-check] */
 static void check_one(const char *name, uint64_t hash, void *ctx_)
 {
     check_ctx *ctx = ctx_;
@@ -251,6 +252,7 @@ static void check_one(const char *name, uint64_t hash, void *ctx_)
     if (ctx->failures++ < 10)
         print_error("%s: no golden entry (regenerate the file?)\n", name);
 }
+/* [golden-check] */
 
 static void golden_test(void **state)
 {

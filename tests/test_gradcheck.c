@@ -161,6 +161,7 @@ static void gradcheck(void **state)
         (void)loss_d(c, theta_d, x_d, y_d, &closest);
     } while (closest < 1e-2);
 
+    /* [gradcheck-chain] */
     /* Forward through the library, then BP1, and BP2/BP3/BP4 back down the layers. */
     memcpy(act[0], x, sizeof x);
     for (int l = 0; l < LAYERS; l++)
@@ -182,6 +183,7 @@ static void gradcheck(void **state)
                                                   delta[l - 1]),
                              BPQ_OK);
     }
+    /* [gradcheck-chain] */
 
     /* The loss the library reports is the double loss, to float accuracy. */
     double want_loss = loss_d(c, theta_d, x_d, y_d, &closest);

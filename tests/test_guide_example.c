@@ -54,6 +54,7 @@ static void movie_example(void **state)
     expect_digits("error", (double)a[0] - (double)y[0], 0.989, 0.001);
     expect_digits("sigmoid slope", delta[0] / a[0], 0.0109, 0.0001);
 
+    /* [guide-backward] */
     /* BP3 and BP4, summed over the batch of one: db = delta, dW = delta x. */
     assert_int_equal(bpq_bp3_bias_grad(1, 1, delta, BPQ_REDUCE_SUM, db), BPQ_OK);
     assert_true(db[0] == delta[0]);
@@ -65,6 +66,7 @@ static void movie_example(void **state)
     assert_int_equal(bpq_sgd_step(2, 0.1f, dw, w), BPQ_OK);
     expect_digits("updated action weight", w[0], 0.691, 0.001);
     assert_true(w[1] < 0.3f);
+    /* [guide-backward] */
 }
 
 int main(void)

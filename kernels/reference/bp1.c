@@ -5,6 +5,7 @@
 void bpq_bp1_reference(size_t batch, size_t n, bpq_loss loss, bpq_act act, const float *a,
                        const float *y, float *delta, float *loss_out) {
     double total = 0.0;
+    /* [ref-bp1] */
     for (size_t e = 0; e < batch * n; e++) {
         double av = a[e], yv = y[e];
         if (loss == BPQ_LOSS_MSE)
@@ -17,6 +18,7 @@ void bpq_bp1_reference(size_t batch, size_t n, bpq_loss loss, bpq_act act, const
          * softmax+cross-entropy simplify to prediction minus target. */
         delta[e] = (float)(loss == BPQ_LOSS_MSE ? (av - yv) * bpq_r_dact(act, av) : av - yv);
     }
+    /* [ref-bp1] */
     if (loss_out)
         *loss_out = (float)(total / (double)batch);
 }

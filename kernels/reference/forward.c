@@ -2,12 +2,14 @@
 #include "kernels.h"
 #include "reference/ref_p.h"
 
+/* [ref-forward-dot] */
 static double pre_activation(size_t n_in, const float *xr, const float *wj, float bj) {
     double z = bj;
     for (size_t i = 0; i < n_in; i++)
         z += (double)xr[i] * (double)wj[i];
     return z;
 }
+/* [ref-forward-dot] */
 
 void bpq_forward_reference(size_t batch, size_t n_in, size_t n_out, const float *x,
                            const float *w, const float *b, bpq_act act, float *a) {

@@ -22,6 +22,7 @@ static inline double bpq_r_act(bpq_act act, double z) {
     }
 }
 
+/* [ref-dact] */
 static inline double bpq_r_dact(bpq_act act, double a) {
     switch (act) {
     case BPQ_ACT_SIGMOID:
@@ -34,6 +35,7 @@ static inline double bpq_r_dact(bpq_act act, double a) {
         return 1.0;
     }
 }
+/* [ref-dact] */
 
 /* ln x with the same clamp as the float paths: at least ln(FLT_MIN). */
 static inline double bpq_r_log(double x) {
@@ -43,9 +45,11 @@ static inline double bpq_r_log(double x) {
 }
 
 /* out = g (/ batch) (+ out), in double, rounded once to float. */
+/* [ref-finish] */
 static inline float bpq_r_finish(double g, size_t batch, int mean, int accumulate, float out) {
     double v = mean ? g / (double)batch : g;
     return (float)(accumulate ? (double)out + v : v);
 }
+/* [ref-finish] */
 
 #endif /* BPQ_REFERENCE_REF_P_H */

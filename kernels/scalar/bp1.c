@@ -26,8 +26,10 @@ void bpq_bp1_scalar(size_t batch, size_t n, bpq_loss loss, bpq_act act, const fl
             float av = ar[j], yv = yr[j];
             if (loss_out)
                 sum.p[j % BPQ_CANON_ROW_LANES] += loss_term(loss, av, yv);
+            /* [scalar-bp1-delta] */
             float diff = av - yv;
             dr[j] = loss == BPQ_LOSS_MSE ? diff * bpq_s_dact(act, av) : diff;
+            /* [scalar-bp1-delta] */
         }
         if (loss_out)
             total += (double)bpq_s_rowsum_finish(&sum);

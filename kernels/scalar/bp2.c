@@ -15,16 +15,20 @@ void bpq_bp2_scalar(size_t batch, size_t n_next, size_t n, const float *delta_ne
             size_t nb = n - i0 < BPQ_SCALAR_BLOCK ? n - i0 : BPQ_SCALAR_BLOCK;
             for (size_t i = 0; i < nb; i++)
                 acc[i] = 0.0f;
+            /* [scalar-bp2-accumulate] */
             for (size_t k = 0; k < n_next; k++) {
                 const float *wk = w_next + k * n + i0;
                 float d = dn[k];
                 for (size_t i = 0; i < nb; i++)
                     acc[i] = bpq_s_fma(d, wk[i], acc[i]);
             }
+            /* [scalar-bp2-accumulate] */
+            /* [scalar-bp2-epilogue] */
             const float *ar = a + r * n + i0;
             float *out = delta + r * n + i0;
             for (size_t i = 0; i < nb; i++)
                 out[i] = acc[i] * bpq_s_dact(act, ar[i]);
+            /* [scalar-bp2-epilogue] */
         }
     }
 }

@@ -13,12 +13,14 @@ void bpq_bp4_scalar(size_t batch, size_t n_out, size_t n_in, const float *delta,
             size_t nb = n_in - i0 < BPQ_SCALAR_BLOCK ? n_in - i0 : BPQ_SCALAR_BLOCK;
             for (size_t i = 0; i < nb; i++)
                 acc[i] = 0.0f;
+            /* [scalar-bp4-chain] */
             for (size_t r = 0; r < batch; r++) {
                 float d = delta[r * n_out + j];
                 const float *xr = x + r * n_in + i0;
                 for (size_t i = 0; i < nb; i++)
                     acc[i] = bpq_s_fma(d, xr[i], acc[i]);
             }
+            /* [scalar-bp4-chain] */
             bpq_s_finish(acc, nb, batch, mean, accumulate, dw + j * n_in + i0);
         }
     }

@@ -8,6 +8,7 @@
 #define BPQ_SCALAR_BLOCK 256
 
 /* out[i] = g[i] (/ batch) (+ out[i]) for i < count, in the order canon.h gives. */
+/* [scalar-finish] */
 static inline void bpq_s_finish(const float *g, size_t count, size_t batch, int mean,
                                 int accumulate, float *out) {
     float fb = (float)batch;
@@ -16,5 +17,6 @@ static inline void bpq_s_finish(const float *g, size_t count, size_t batch, int 
         out[i] = accumulate ? out[i] + v : v;
     }
 }
+/* [scalar-finish] */
 
 #endif /* BPQ_SCALAR_FINISH_P_H */

@@ -10,6 +10,7 @@ void bpq_forward_scalar(size_t batch, size_t n_in, size_t n_out, const float *x,
         const float *xr = x + r * n_in;
         float *ar = a + r * n_out;
         size_t j = 0;
+        /* [scalar-forward-chains] */
         for (; j + 4 <= n_out; j += 4) {
             const float *w0 = w + j * n_in, *w1 = w0 + n_in, *w2 = w1 + n_in, *w3 = w2 + n_in;
             float c0 = b[j], c1 = b[j + 1], c2 = b[j + 2], c3 = b[j + 3];
@@ -24,6 +25,7 @@ void bpq_forward_scalar(size_t batch, size_t n_in, size_t n_out, const float *x,
             ar[j + 2] = c2;
             ar[j + 3] = c3;
         }
+        /* [scalar-forward-chains] */
         for (; j < n_out; j++) {
             const float *wj = w + j * n_in;
             float c = b[j];

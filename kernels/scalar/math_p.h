@@ -21,6 +21,7 @@
  * to odd with 53 bits rounds to float (24 bits) exactly as the exact sum
  * would, so the result equals a true fused multiply-add, bit for bit.
  */
+/* [scalar-fma] */
 static inline float bpq_s_fma(float a, float b, float c) {
 #if defined(__FP_FAST_FMAF) || !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
     return fmaf(a, b, c);
@@ -40,6 +41,7 @@ static inline float bpq_s_fma(float a, float b, float c) {
     return (float)s;
 #endif
 }
+/* [scalar-fma] */
 
 static inline uint32_t bpq_s_bits(float x) {
     uint32_t u;
@@ -103,11 +105,13 @@ static inline float bpq_s_log(float x) {
     return bpq_s_fma(kf, BPQ_LN2_HI, bpq_s_fma(kf, BPQ_LN2_LO, l));
 }
 
+/* [scalar-sigmoid] */
 static inline float bpq_s_sigmoid(float z) {
     float e = bpq_s_exp(-bpq_s_abs(z));
     float d = 1.0f + e;
     return (z >= 0.0f ? 1.0f : e) / d;
 }
+/* [scalar-sigmoid] */
 
 static inline float bpq_s_tanh(float z) {
     float az = bpq_s_abs(z);
@@ -143,6 +147,7 @@ static inline float bpq_s_act(bpq_act act, float z) {
 }
 
 /* act'(z) expressed through the output a = act(z). */
+/* [scalar-dact] */
 static inline float bpq_s_dact(bpq_act act, float a) {
     switch (act) {
     case BPQ_ACT_SIGMOID:
@@ -155,6 +160,7 @@ static inline float bpq_s_dact(bpq_act act, float a) {
         return 1.0f;
     }
 }
+/* [scalar-dact] */
 
 /* The canonical 16-partial row sum, fed one element at a time. */
 typedef struct bpq_s_rowsum {
@@ -166,14 +172,17 @@ static inline void bpq_s_rowsum_init(bpq_s_rowsum *s) {
         s->p[i] = 0.0f;
 }
 
+/* [scalar-rowsum] */
 static inline float bpq_s_rowsum_finish(bpq_s_rowsum *s) {
     for (int w = BPQ_CANON_ROW_LANES / 2; w >= 1; w /= 2)
         for (int i = 0; i < w; i++)
             s->p[i] = s->p[i] + s->p[i + w];
     return s->p[0];
 }
+/* [scalar-rowsum] */
 
 /* Softmax of one row in place, as canon.h orders it: max, exp, 16-partial sum, divide. */
+/* [scalar-softmax] */
 static inline void bpq_s_softmax_row(float *row, size_t n) {
     float m = row[0];
     for (size_t j = 1; j < n; j++)
@@ -188,5 +197,6 @@ static inline void bpq_s_softmax_row(float *row, size_t n) {
     for (size_t j = 0; j < n; j++)
         row[j] = row[j] / s;
 }
+/* [scalar-softmax] */
 
 #endif /* BPQ_SCALAR_MATH_P_H */

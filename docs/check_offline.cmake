@@ -1,0 +1,33 @@
+# check_offline.cmake - fails if a generated page loads or links anything off this machine.
+# -DHTML=<html dir>. Looks at every .html, .svg and .css file Doxygen wrote (the MathJax copy
+# is Debian's and is not scanned) for src=, href=, data=, action= and url(...) values that
+# start with a scheme other than file: or with //. XML namespaces and DOCTYPE identifiers are
+# names, never fetched, and are not attributes of those kinds.
+file(GLOB_RECURSE files ${HTML}/*.html ${HTML}/*.svg ${HTML}/*.css)
+set(bad "")
+set(count 0)
+foreach(f IN LISTS files)
+  if(f MATCHES "^${HTML}/mathjax/")
+    continue()
+  endif()
+  math(EXPR count "${count} + 1")
+  file(READ ${f} text)
+  set(attr "(src|href|data|action|xlink:href)[ \t]*=[ \t]*[\"']")
+  string(REGEX MATCHALL "${attr}[a-zA-Z][a-zA-Z0-9+.-]*:[^\"']*" refs "${text}")
+  string(REGEX MATCHALL "${attr}//[^\"']*" proto "${text}")
+  string(REGEX MATCHALL "url\\([ \t\"']*([a-zA-Z][a-zA-Z0-9+.-]*:|//)[^)]*\\)" urls "${text}")
+  foreach(r IN LISTS refs proto urls)
+    if(NOT r MATCHES "[\"'(](file|javascript|data):")
+      file(RELATIVE_PATH rel ${HTML} ${f})
+      list(APPEND bad "${rel}: ${r}")
+    endif()
+  endforeach()
+endforeach()
+if(count EQUAL 0)
+  message(FATAL_ERROR "check_offline: no generated files under ${HTML}")
+endif()
+if(bad)
+  list(JOIN bad "\n  " msg)
+  message(FATAL_ERROR "pages reference the network:\n  ${msg}")
+endif()
+message(STATUS "check_offline: ${count} files, no network reference")
