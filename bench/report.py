@@ -207,7 +207,8 @@ def side_by_side(args, per_round, tmp):
         for r in raw:
             case, shape, impl = r["name"].split("/")
             recs.append({"case": case, "shape": [int(v) for v in shape.split("x")],
-                         "impl": impl, "rate": r["rate"], "gemm": r["gemm"], "ok": r["ok"]})
+                         "impl": impl, "rate": r["rate"], "gemm": r["gemm"], "ok": r["ok"],
+                         "error": r.get("error")})
         out.append({"peer_level": level, "results": recs})
     return out
 
@@ -499,7 +500,8 @@ def side_by_side_tables(doc):
                                                      " | ".join(cells)))
         out.append("")
         bad = [r for r in run["results"] if not r["ok"]]
-        out += ["- check failed: %s %s %s" % (r["case"], shape_str(r["shape"]), r["impl"])
+        out += ["- failed: %s %s %s%s" % (r["case"], shape_str(r["shape"]), r["impl"],
+                                          ": " + r["error"] if r.get("error") else "")
                 for r in bad]
         if bad:
             out.append("")
