@@ -132,6 +132,8 @@ void bench_evict_caches(void);
  */
 double bench_bandwidth_gbs(bench_level level, bench_stream stream, double footprint,
                            const char **where);
+/* "L1", "L2", "L3" or "DRAM": the cache level that holds `footprint` bytes (nothing measured). */
+const char *bench_cache_holding(double footprint);
 /* Whether the CPU can run code of this level (bpq's own support is asked of bpq). */
 int bench_level_runs(bench_level level);
 /* Lower-case name of a level: "scalar", "avx2", "avx512", "neon" or "none". */

@@ -452,6 +452,11 @@ static double dram_rate_at(int i, int stream, size_t bytes)
     return gbs;
 }
 
+const char *bench_cache_holding(double footprint)
+{
+    return cache_names[cache_of(footprint)];
+}
+
 double bench_bandwidth_gbs(bench_level level, bench_stream stream, double footprint,
                            const char **where)
 {

@@ -10,6 +10,7 @@
 
 #include "alternate.h"
 #include "bench.h"
+#include "sweep.h"
 
 namespace {
 
@@ -121,6 +122,8 @@ std::string g_side_by_side_out; // a JSON file for report.py, or empty
 
 bool parse_flag(const char *arg)
 {
+    if (const int sweep = bench_sweep_flag(arg))
+        return sweep > 0;
     if (std::strcmp(arg, "--bpq_mode=smoke") == 0)
         g_mode = Mode::smoke;
     else if (std::strcmp(arg, "--bpq_mode=short") == 0)
@@ -158,7 +161,17 @@ void usage()
               "  --bpq_side_by_side=TEXT  the cases whose name contains TEXT, every\n"
               "                     implementation of a case and shape timed in alternation\n"
               "  --bpq_side_by_side_out=FILE  and their rates as JSON\n"
-              "  --bpq_emulated     mark the times as not meaningful (run under an emulator)");
+              "  --bpq_emulated     mark the times as not meaningful (run under an emulator)\n"
+              "  --bpq_sweep[=SEED] the shape sweep: layer shapes drawn from SEED (default: the\n"
+              "                     clock), bpq and every peer side by side on each\n"
+              "  --bpq_sweep_count=N       shapes to draw (200)\n"
+              "  --bpq_sweep_cases=A,B     cases (forward.sigmoid,bp2.sigmoid,bp4,layer.sigmoid)\n"
+              "  --bpq_sweep_isa=ISA       bpq's ISA compared (default: its best)\n"
+              "  --bpq_sweep_rounds=N      rounds per case and shape at most (16)\n"
+              "  --bpq_sweep_shapes=BxIxO,...  these shapes instead of drawn ones\n"
+              "  --bpq_sweep_out=FILE      every case and shape's rates as JSON\n"
+              "  --bpq_sweep_list          print the shapes and stop\n"
+              "  (with --bpq_mode=smoke: small shapes, two short rounds; a check, not a timing)");
 }
 
 } // namespace
@@ -166,14 +179,15 @@ void usage()
 extern "C" void bench_add(const char *name, const bench_ops *ops, const bench_args *args,
                           int flags)
 {
-    if (g_mode == Mode::brief && !(flags & BENCH_SHORT))
+    if (bench_sweep_on() ? !bench_sweep_keeps(name)
+                         : g_mode == Mode::brief && !(flags & BENCH_SHORT))
         return;
     if (g_peers_only && !(flags & BENCH_PEER))
         return;
     g_cases.push_back(Case{name, *ops, *args, flags, bench_case{}});
     Case *c = &g_cases.back();
     c->view = bench_case{c->name.c_str(), c->ops, c->args, c->flags};
-    if (!g_side_by_side.empty())
+    if (!g_side_by_side.empty() || bench_sweep_on())
         return; // timed by alternate.c, not by Google Benchmark
     benchmark::internal::Benchmark *b =
         benchmark::RegisterBenchmark(c->name.c_str(), run_case, c);
@@ -220,16 +234,25 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (bench_sweep_on())
+        bench_sweep_announce(argv[0], g_mode == Mode::smoke); // the seed comes first
     bench_context("mode", mode_name());
     bench_context("emulated", bench_emulated() ? "yes" : "no");
     bench_machine_measure(g_mode == Mode::smoke);
+    if (bench_sweep_on() && !bench_sweep_prepare())
+        return 2;
+    if (bench_sweep_on() && bench_sweep_list_only())
+        return 0;
     bench_register_all();
-    if (!g_side_by_side.empty())
+    int status = 0;
+    if (bench_sweep_on())
+        status = bench_sweep_run();
+    else if (!g_side_by_side.empty())
         bench_side_by_side(g_side_by_side.c_str(), g_side_by_side_out.c_str());
     else
         benchmark::RunSpecifiedBenchmarks();
     retire();
     bench_release();
     benchmark::Shutdown();
-    return 0;
+    return status;
 }
