@@ -229,7 +229,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (!parse_flag(argv[i])) {
-            std::fprintf(stderr, "bench_bpq: unknown argument '%s'\n", argv[i]);
+            std::fprintf(stderr, "bench_bpq: unknown argument, or bad value: '%s'\n", argv[i]);
             usage();
             return 2;
         }

@@ -303,9 +303,10 @@ static void json_group(FILE *f, int first, size_t k, const char *id, const bench
                        size_t n, double seconds)
 {
     const bench_shape *s = &S.shapes[k].shape;
-    fprintf(f, "%s\n  {\"index\": %zu, \"case\": \"%s\", \"shape\": [%zu, %zu, %zu], "
-               "\"seconds\": %.3f, \"impls\": [",
-            first ? "" : ",", k, id, s->batch, s->n_in, s->n_out, seconds);
+    fprintf(f, "%s\n  {\"index\": %zu, \"case\": ", first ? "" : ",", k);
+    bench_json_string(f, id); /* as the user typed it */
+    fprintf(f, ", \"shape\": [%zu, %zu, %zu], \"seconds\": %.3f, \"impls\": [", s->batch,
+            s->n_in, s->n_out, seconds);
     for (size_t i = 0; i < n; i++) {
         const bench_contender *c = &v[i];
         fprintf(f, "%s{\"impl\": ", i ? ", " : "");
