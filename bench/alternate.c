@@ -1,4 +1,4 @@
-/* alternate.c - every implementation of a case and shape set up at once, their calls alternated, best round kept. */
+/* alternate.c - all implementations of a case and shape set up at once, calls alternated. */
 #include "alternate.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* alternate.h - times every implementation of one case and shape in alternation: the side-by-side runs. */
+/* alternate.h - every implementation of one case and shape timed in alternation. */
 #ifndef BPQ_BENCH_ALTERNATE_H
 #define BPQ_BENCH_ALTERNATE_H
 

@@ -1,4 +1,4 @@
-/* sweep.c - --bpq_sweep: bpq and every peer side by side on layer shapes drawn from a seed; a line and a JSON record per case and shape. */
+/* sweep.c - --bpq_sweep: bpq and its peers side by side on layer shapes drawn from a seed. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime with -std=c11 */
 
 #include "sweep.h"

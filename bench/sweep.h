@@ -1,4 +1,4 @@
-/* sweep.h - the random layer-shape sweep: shapes drawn from a printed seed, every implementation side by side on each. */
+/* sweep.h - the random layer-shape sweep: shapes from a seed, implementations side by side. */
 #ifndef BPQ_BENCH_SWEEP_H
 #define BPQ_BENCH_SWEEP_H
 
@@ -15,9 +15,9 @@ extern "C" {
 
 /* Where shapes are drawn from, and what one may cost. */
 typedef struct bench_sweep_space {
-    size_t max_batch, max_n; /* batch log-uniform in [1, max_batch], n_in and n_out in [1, max_n] */
-    double flop_budget;      /* most flops of one product (2 batch n_in n_out): batch is cut to fit */
-    double layer_bytes;      /* most bytes of one layer's buffers (bench_layer): batch is cut to fit */
+    size_t max_batch, max_n; /* batch log-uniform in [1, max_batch], n_in, n_out in [1, max_n] */
+    double flop_budget;      /* most flops of a product (2 batch n_in n_out): batch cut to fit */
+    double layer_bytes;      /* most bytes of a layer's buffers (bench_layer): batch cut to fit */
     double l3_bytes;         /* past-L3 shapes have weights larger than this; 0: no such shapes */
 } bench_sweep_space;
 

@@ -1,4 +1,4 @@
-"""sweep_report.py - report.py's shape sweep: bench_bpq --bpq_sweep once per peer level, bpq over the fastest peer.
+"""sweep_report.py - report.py's shape sweep: a bench_bpq run per peer level, bpq over the fastest peer.
 
 Used by report.py (`report.py sweep`, and the end of `report.py run --mode full`); not a script.
 """

@@ -1,4 +1,4 @@
-/* sweep_shapes.c - draws the sweep's layer shapes from a 64-bit seed: log-uniform, powers of two, weights past the L3, costs capped. */
+/* sweep_shapes.c - the sweep's layer shapes from a 64-bit seed, their cost capped. */
 #include <math.h>
 
 #include "sweep.h"
@@ -52,12 +52,13 @@ double bench_sweep_layer_bytes(size_t batch, size_t n_in, size_t n_out)
     return 4.0 * (2.0 * B * I + 3.0 * B * O + 2.0 * O * I + 2.0 * O);
 }
 
-/* The largest batch (at least 1) within both budgets for these n_in, n_out; *why which one binds. */
+/* The largest batch (at least 1) within both budgets for n_in, n_out; *why: which one binds. */
 static size_t batch_fit(const bench_sweep_space *sp, size_t n_in, size_t n_out, const char **why)
 {
     const double I = (double)n_in, O = (double)n_out;
     const double by_flops = floor(sp->flop_budget / (2.0 * I * O));
-    const double by_memory = floor((sp->layer_bytes / 4.0 - 2.0 * O * I - 2.0 * O) / (2.0 * I + 3.0 * O));
+    const double by_memory =
+        floor((sp->layer_bytes / 4.0 - 2.0 * O * I - 2.0 * O) / (2.0 * I + 3.0 * O));
     const double fit = by_flops < by_memory ? by_flops : by_memory;
     *why = by_flops < by_memory ? "flops" : "memory";
     return fit < 1.0 ? 1 : fit > 1e15 ? (size_t)1e15 : (size_t)fit;
