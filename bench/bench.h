@@ -92,6 +92,18 @@ void bench_add(const char *name, const bench_ops *ops, const bench_args *args, i
 /* Implemented by the shim: one key and value for the run's context (JSON and console). */
 void bench_context(const char *key, const char *value);
 
+/* A registered case, as the shim keeps it (the runs that time cases side by side walk them). */
+typedef struct bench_case {
+    const char *name; /* "<case>/<shape>/<impl>" */
+    bench_ops ops;
+    bench_args args;
+    int flags;
+} bench_case;
+
+/* Implemented by the shim: the registered cases, in the order they were added. */
+size_t bench_case_count(void);
+const bench_case *bench_case_at(size_t k);
+
 /* ---- machine.c: the machine, measured at start-up ---------------------------------------- */
 
 /* Measures every level's FMA peak and bandwidths; quick = less accuracy, for smoke runs. */
@@ -108,6 +120,9 @@ double bench_peak_recheck(bench_level level);
  * sharing the core does not lower the peak.
  */
 double bench_cpu_now(void);
+/* The last-level cache in bytes: as the system reports it (0: not said), or as this
+ * benchmark counts it (at most 32 MiB, see machine.c: one core's share of a big L3). */
+size_t bench_l3_bytes(int as_counted);
 /* Reads a buffer of four times the L3 (allocated at the first call), which
  * writes back and evicts whatever the last case left in the caches. */
 void bench_evict_caches(void);
@@ -117,6 +132,8 @@ void bench_evict_caches(void);
  */
 double bench_bandwidth_gbs(bench_level level, bench_stream stream, double footprint,
                            const char **where);
+/* "L1", "L2", "L3" or "DRAM": the cache level that holds `footprint` bytes (nothing measured). */
+const char *bench_cache_holding(double footprint);
 /* Whether the CPU can run code of this level (bpq's own support is asked of bpq). */
 int bench_level_runs(bench_level level);
 /* Lower-case name of a level: "scalar", "avx2", "avx512", "neon" or "none". */

@@ -64,6 +64,7 @@ static long recheck_reps[N_LOOPS];
 static double bw_gbs[N_LOOPS][N_STREAM][N_CACHE];
 static int measure_quick; /* bench_machine_measure's quick: also for the later measurements */
 static size_t cache_bytes[N_CACHE]; /* capacity per level as used here; [3] is unused */
+static size_t l3_reported;          /* the L3 as the system reports it, 0 if it does not */
 static int emulated = -1;
 
 const char *bench_level_name(bench_level level)
@@ -198,6 +199,7 @@ static void find_caches(void)
         snprintf(val, sizeof val, "%zu%s", s ? s : guess[l], s ? "" : " (assumed)");
         bench_context(key, val);
     }
+    l3_reported = cache_size(3);
     if (cache_bytes[2] > l3_cap)
         cache_bytes[2] = l3_cap;
     if (cache_bytes[2] < 2 * cache_bytes[1])
@@ -205,6 +207,11 @@ static void find_caches(void)
     char val[32];
     snprintf(val, sizeof val, "%zu", cache_bytes[2]);
     bench_context("cache.L3.used", val);
+}
+
+size_t bench_l3_bytes(int as_counted)
+{
+    return as_counted ? cache_bytes[2] : l3_reported;
 }
 
 static int cache_of(double footprint)
@@ -443,6 +450,11 @@ static double dram_rate_at(int i, int stream, size_t bytes)
     sized[n_sized].bytes = bytes;
     sized[n_sized++].gbs = gbs;
     return gbs;
+}
+
+const char *bench_cache_holding(double footprint)
+{
+    return cache_names[cache_of(footprint)];
 }
 
 double bench_bandwidth_gbs(bench_level level, bench_stream stream, double footprint,

@@ -26,8 +26,10 @@ static void note_isas(void)
 /* Where each shape comes from, for the report's row labels. */
 static void note_shapes(void)
 {
-    for (size_t k = 0; k < bench_shape_count; k++) {
-        const bench_shape *s = &bench_shapes[k];
+    size_t count;
+    const bench_shape *shapes = bench_registered_shapes(&count);
+    for (size_t k = 0; k < count; k++) {
+        const bench_shape *s = &shapes[k];
         char key[64];
         snprintf(key, sizeof key, "shape.%zux%zux%zu", s->batch, s->n_in, s->n_out);
         bench_context(key, s->origin);

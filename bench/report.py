@@ -2,7 +2,9 @@
 """report.py - runs bench_bpq once per peer ISA level, merges runs, writes JSON, a Markdown table and a PNG.
 
   report.py run --bench BIN --mode smoke|short|full --out-dir DIR
-                [--emulator CMD] [--filter REGEX] [--no-plot] [--quiet]
+                [--emulator CMD] [--filter REGEX] [--no-plot] [--quiet] [--no-sweep]
+  report.py sweep --bench BIN --out-dir DIR [--seed S] [--count N] [--cases A,B]
+                [--levels avx2,avx512] [--rounds N] [--shapes BxIxO,...] [--smoke] [--quiet]
   report.py merge A.json B.json ... --out-dir DIR [--name NAME] [--no-plot]
   report.py table A.json
 
@@ -10,7 +12,9 @@ OpenBLAS picks its kernels from OPENBLAS_CORETYPE and oneDNN caps its ISA
 at ONEDNN_MAX_CPU_ISA, both read once per process; so `run` starts the
 binary once per ISA level: all cases with the AVX2 peers, then the peers
 alone at AVX-512 (when the CPU has it), and merges the two. Runs from other
-machines (an AArch64 one, say) are merged with `merge`.
+machines (an AArch64 one, say) are merged with `merge`. `sweep` runs the
+random shape sweep (sweep_report.py) at each level; a full `run` ends with
+one, from a fresh seed.
 """
 import argparse
 import datetime
@@ -21,6 +25,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+import sweep_report
 
 FORMAT = "bpq-bench/1"
 # Google Benchmark context keys worth keeping; host names and paths are dropped on purpose.
@@ -169,11 +175,13 @@ def cmd_run(args):
                                        if k2.startswith(("openblas.", "onednn."))}})
             results += convert(gb, slug(machine.get("cpu.model", "unknown")),
                                emulated or ctx.get("emulated") == "yes")
-        side = side_by_side(args, per_round, tmp) if args.mode == "full" and not emulated \
-            and not args.filter else []
+        timed = args.mode == "full" and not emulated and not args.filter
+        side = side_by_side(args, per_round, tmp) if timed else []
+        sweep = report_sweep(args, per_round, tmp) if timed and not args.no_sweep else None
     doc = {
         "format": FORMAT, "date": datetime.date.today().isoformat(), "mode": args.mode,
         "side_by_side": side,
+        "sweep": sweep,
         "rounds": args.rounds,
         "cpu": machine.get("cpu.model", "unknown"), "arch": machine.get("cpu.arch", "?"),
         "machines": [{"slug": slug(machine.get("cpu.model", "unknown")), "context": machine,
@@ -207,9 +215,84 @@ def side_by_side(args, per_round, tmp):
         for r in raw:
             case, shape, impl = r["name"].split("/")
             recs.append({"case": case, "shape": [int(v) for v in shape.split("x")],
-                         "impl": impl, "rate": r["rate"], "gemm": r["gemm"], "ok": r["ok"]})
+                         "impl": impl, "rate": r["rate"], "gemm": r["gemm"], "ok": r["ok"],
+                         "error": r.get("error")})
         out.append({"peer_level": level, "results": recs})
     return out
+
+
+# ---- the shape sweep ----------------------------------------------------------------------
+
+def repo_relative(path):
+    """A path as it reads from the repository's top (or its base name when outside it), so that
+    no machine's directories end up in a stored report."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    full = os.path.abspath(path)
+    return os.path.relpath(full, top) if full.startswith(top + os.sep) else os.path.basename(path)
+
+
+def sweep_command(bench, seed, count, levels=None, cases=None, rounds=None, shapes=None,
+                  smoke=False):
+    cmd = ["bench/report.py", "sweep", "--bench", repo_relative(bench), "--seed", str(seed)]
+    cmd += ["--shapes", shapes] if shapes else ["--count", str(count)]
+    for flag, v in (("--levels", levels), ("--cases", cases), ("--rounds", rounds)):
+        if v:
+            cmd += [flag, ",".join(v) if isinstance(v, list) else str(v)]
+    return " ".join(cmd + (["--smoke"] if smoke else []))
+
+
+def report_sweep(args, per_round, tmp):
+    """The full report's sweep: every level, a fresh seed, args.sweep_count shapes."""
+    seed = sweep_report.fresh_seed()
+    command = sweep_command(args.bench, seed, args.sweep_count)
+    print("report: shape sweep, seed %d (repeat with: %s)" % (seed, command), flush=True)
+    opts = argparse.Namespace(bench=args.bench, count=args.sweep_count, cases=None, rounds=None,
+                              shapes=None, smoke=False, emulator=None, quiet=args.quiet)
+    doc = sweep_report.run(opts, per_round, seed, peer_env, tmp)
+    doc["command"] = command
+    return doc
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def cmd_sweep(args):
+    seed = args.seed if args.seed is not None else sweep_report.fresh_seed()
+    args.cases = args.cases.split(",") if args.cases else None
+    levels = args.levels.split(",") if args.levels else None
+    command = sweep_command(args.bench, seed, args.count, levels, args.cases, args.rounds,
+                            args.shapes, args.smoke)
+    print("sweep: seed %d\nsweep: repeat with: %s" % (seed, command), flush=True)
+    per_level = [p for p in plans(bool(args.emulator)) if not levels or p[0] in levels]
+    if not per_level:
+        sys.exit("sweep: no peer level named %s here (levels: %s)"
+                 % (args.levels, ", ".join(p[0] for p in plans(bool(args.emulator)))))
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = sweep_report.run(args, per_level, seed, peer_env, tmp)
+    doc["command"] = command
+    doc["cpu"] = cpu_model()
+    name = args.name or "%s-%s-sweep-%d" % (doc["date"], slug(doc["cpu"]), seed)
+    os.makedirs(args.out_dir, exist_ok=True)
+    base = os.path.join(args.out_dir, name)
+    with open(base + ".json", "w") as f:
+        json.dump(doc, f, indent=1)
+    md = "\n".join(["# bpq shape sweep: %s, %s" % (doc["cpu"], doc["date"]), ""] +
+                   sweep_report.markdown(doc, command)) + "\n"
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    print(md)
+    bad = sweep_report.failures(doc)
+    print("sweep: %d failed implementation(s)%s; wrote %s.json, %s.md"
+          % (len(bad), " (listed under the tables)" if bad else "", base, base))
+    return 1 if bad else 0
 
 
 def best(results):
@@ -458,6 +541,8 @@ def markdown(doc, png=None):
         if notes:
             out.append("")
     out += side_by_side_tables(doc)
+    if doc.get("sweep"):
+        out += sweep_report.markdown(doc["sweep"], doc["sweep"].get("command"))
     out += ratios(doc)
     return "\n".join(out) + "\n"
 
@@ -499,7 +584,8 @@ def side_by_side_tables(doc):
                                                      " | ".join(cells)))
         out.append("")
         bad = [r for r in run["results"] if not r["ok"]]
-        out += ["- check failed: %s %s %s" % (r["case"], shape_str(r["shape"]), r["impl"])
+        out += ["- failed: %s %s %s%s" % (r["case"], shape_str(r["shape"]), r["impl"],
+                                          ": " + r["error"] if r.get("error") else "")
                 for r in bad]
         if bad:
             out.append("")
@@ -627,6 +713,24 @@ def main():
     r.add_argument("--no-plot", action="store_true")
     r.add_argument("--quiet", action="store_true",
                    help="print only problems, the table (but in smoke runs) and a summary")
+    r.add_argument("--no-sweep", action="store_true",
+                   help="a full run without the shape sweep at its end (quicker)")
+    r.add_argument("--sweep-count", type=int, default=200, help="shapes of the full run's sweep")
+    w = sub.add_parser("sweep", help="the random shape sweep: bpq over the fastest peer")
+    w.add_argument("--bench", required=True, help="the bench_bpq binary")
+    w.add_argument("--out-dir", required=True)
+    w.add_argument("--name", help="file name without extension (default: <date>-<cpu>-sweep-<seed>)")
+    w.add_argument("--seed", type=int, help="64-bit seed (default: from the clock, printed)")
+    w.add_argument("--count", type=int, default=200, help="shapes to draw")
+    w.add_argument("--cases", help="comma-separated cases (default: %s)"
+                   % ",".join(sweep_report.CASES))
+    w.add_argument("--levels", help="comma-separated peer levels (default: all this CPU has)")
+    w.add_argument("--rounds", type=int, help="rounds per case and shape at most (default 16)")
+    w.add_argument("--shapes", help="BxIxO,... to run instead of drawn shapes")
+    w.add_argument("--smoke", action="store_true",
+                   help="small shapes, two short rounds: a check that everything runs and agrees")
+    w.add_argument("--emulator", help="command that runs the binary (qemu-aarch64 ...)")
+    w.add_argument("--quiet", action="store_true", help="print failures and the summary only")
     m = sub.add_parser("merge", help="merge result files (e.g. from other machines)")
     m.add_argument("files", nargs="+")
     m.add_argument("--out-dir", required=True)
@@ -635,7 +739,8 @@ def main():
     t = sub.add_parser("table", help="print the Markdown table of a result file")
     t.add_argument("file")
     args = ap.parse_args()
-    return {"run": cmd_run, "merge": cmd_merge, "table": cmd_table}[args.command](args)
+    return {"run": cmd_run, "sweep": cmd_sweep, "merge": cmd_merge,
+            "table": cmd_table}[args.command](args)
 
 
 if __name__ == "__main__":

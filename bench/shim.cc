@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <map>
 #include <string>
-#include <vector>
 
+#include "alternate.h"
 #include "bench.h"
+#include "sweep.h"
 
 namespace {
 
@@ -23,6 +23,7 @@ struct Case {
     bench_ops ops;
     bench_args args;
     int flags;
+    bench_case view; // the same for C (its name points into `name`)
 };
 
 // The case whose buffers are set up now. Google Benchmark calls a case's
@@ -115,126 +116,14 @@ void run_case(benchmark::State &state, const Case *c)
     set_counters(state, live.work, near_peak);
 }
 
-// ---- side by side ---------------------------------------------------------------------------
-//
-// --bpq_side_by_side=TEXT: for each case and shape whose name contains
-// TEXT, every implementation registered for it (but the reference and bpq's
-// scalar path, slow and not what is compared) is set up at once, and their
-// calls alternate over kRounds rounds, the order reversed every other round;
-// each keeps its best round. Google Benchmark instead times implementations
-// one after the other, so a change of the shared machine's clock between
-// them shows up as a difference of speed. When a case's data is larger
-// than the L3, the caches are flushed (untimed) before each turn: otherwise
-// the dirty lines the one before left are written back during the next
-// one's time (bpq's BP1 on the DRAM shape ran at half speed after the plain
-// loop's ordinary stores).
+// --bpq_side_by_side: every implementation of a case and shape in alternation (alternate.c).
 std::string g_side_by_side; // empty: off
 std::string g_side_by_side_out; // a JSON file for report.py, or empty
-FILE *g_sbs_json = nullptr;
-bool g_sbs_first = true;
-constexpr int kRounds = 16;
-constexpr double kRoundSeconds = 0.005;
-
-struct Contender {
-    const Case *c;
-    void *ctx = nullptr;
-    bench_work work{};
-    long calls = 1;
-    bool flush = false; // data larger than the L3: flush the caches before each turn
-    double best = 1e30; // seconds per call
-};
-
-void side_by_side_group(const std::string &group, std::vector<Contender> &v)
-{
-    for (Contender &k : v) {
-        char why[256] = "setup failed";
-        k.ctx = k.c->ops.setup(&k.c->args, &k.work, why, sizeof why);
-        if (!k.ctx) {
-            std::printf("%s/%s: %s\n", group.c_str(), k.c->name.c_str() + group.size() + 1, why);
-            continue;
-        }
-        const char *where = "";
-        bench_bandwidth_gbs(k.work.level, k.work.stream, k.work.footprint, &where);
-        k.flush = std::strcmp(where, "DRAM") == 0;
-        k.c->ops.warm(k.ctx, 1);
-        const double t0 = bench_cpu_now();
-        k.c->ops.run(k.ctx);
-        const double one = bench_cpu_now() - t0;
-        k.calls = one > 0.0 ? std::max(1L, static_cast<long>(kRoundSeconds / one)) : 1000;
-    }
-    for (int r = 0; r < kRounds; r++)
-        for (size_t i = 0; i < v.size(); i++) {
-            Contender &k = v[r % 2 ? v.size() - 1 - i : i];
-            if (!k.ctx)
-                continue;
-            k.c->ops.warm(k.ctx, 0); // untimed: selects this case's ISA again
-            if (k.flush)
-                bench_evict_caches();
-            const double t0 = bench_cpu_now();
-            for (long n = 0; n < k.calls; n++)
-                k.c->ops.run(k.ctx);
-            k.best = std::min(k.best, (bench_cpu_now() - t0) / static_cast<double>(k.calls));
-        }
-    std::printf("%s\n", group.c_str());
-    const Contender *bpq = nullptr; // bpq's fastest ISA: the one the others are compared with
-    for (const Contender &k : v)
-        if (k.ctx && k.c->name.find("/bpq.") != std::string::npos && (!bpq || k.best < bpq->best))
-            bpq = &k;
-    for (Contender &k : v) {
-        if (!k.ctx)
-            continue;
-        char why[256] = "";
-        const bool ok = !k.c->ops.verify || k.c->ops.verify(k.ctx, why, sizeof why);
-        const bool gemm = k.work.flops > 0.0;
-        const double rate = (gemm ? k.work.flops : k.work.bytes) * 1e-9 / k.best;
-        std::printf("  %-24s %8.1f %s", k.c->name.c_str() + group.size() + 1, rate,
-                    gemm ? "GFLOP/s" : "GB/s");
-        if (bpq && &k != bpq)
-            std::printf("   speed of %s / this: %.3f", bpq->c->name.c_str() + group.size() + 1,
-                        k.best / bpq->best);
-        std::printf("%s%s\n", ok ? "" : "   CHECK FAILED: ", why);
-        if (g_sbs_json) {
-            std::fprintf(g_sbs_json,
-                         "%s\n  {\"name\": \"%s\", \"rate\": %.6g, \"gemm\": %s, \"ok\": %s}",
-                         g_sbs_first ? "" : ",", k.c->name.c_str(), rate,
-                         gemm ? "true" : "false", ok ? "true" : "false");
-            g_sbs_first = false;
-        }
-        k.c->ops.teardown(k.ctx);
-        k.ctx = nullptr;
-    }
-}
-
-void side_by_side()
-{
-    if (!g_side_by_side_out.empty()) {
-        g_sbs_json = std::fopen(g_side_by_side_out.c_str(), "w");
-        if (!g_sbs_json)
-            std::perror(g_side_by_side_out.c_str());
-        else
-            std::fputs("[", g_sbs_json);
-    }
-    std::map<std::string, std::vector<Contender>> groups; // "case/shape" -> its implementations
-    std::vector<std::string> order;
-    for (const Case &c : g_cases) {
-        if ((c.flags & BENCH_SLOW) || c.name.find("bpq.scalar") != std::string::npos ||
-            c.name.find(g_side_by_side) == std::string::npos)
-            continue;
-        const std::string group = c.name.substr(0, c.name.rfind('/'));
-        if (!groups.count(group))
-            order.push_back(group);
-        groups[group].push_back(Contender{&c});
-    }
-    for (const std::string &g : order)
-        side_by_side_group(g, groups[g]);
-    if (g_sbs_json) {
-        std::fputs("\n]\n", g_sbs_json);
-        std::fclose(g_sbs_json);
-    }
-}
 
 bool parse_flag(const char *arg)
 {
+    if (const int sweep = bench_sweep_flag(arg))
+        return sweep > 0;
     if (std::strcmp(arg, "--bpq_mode=smoke") == 0)
         g_mode = Mode::smoke;
     else if (std::strcmp(arg, "--bpq_mode=short") == 0)
@@ -272,7 +161,17 @@ void usage()
               "  --bpq_side_by_side=TEXT  the cases whose name contains TEXT, every\n"
               "                     implementation of a case and shape timed in alternation\n"
               "  --bpq_side_by_side_out=FILE  and their rates as JSON\n"
-              "  --bpq_emulated     mark the times as not meaningful (run under an emulator)");
+              "  --bpq_emulated     mark the times as not meaningful (run under an emulator)\n"
+              "  --bpq_sweep[=SEED] the shape sweep: layer shapes drawn from SEED (default: the\n"
+              "                     clock), bpq and every peer side by side on each\n"
+              "  --bpq_sweep_count=N       shapes to draw (200)\n"
+              "  --bpq_sweep_cases=A,B     cases (forward.sigmoid,bp2.sigmoid,bp4,layer.sigmoid)\n"
+              "  --bpq_sweep_isa=ISA       bpq's ISA compared (default: its best)\n"
+              "  --bpq_sweep_rounds=N      rounds per case and shape at most (16)\n"
+              "  --bpq_sweep_shapes=BxIxO,...  these shapes instead of drawn ones\n"
+              "  --bpq_sweep_out=FILE      every case and shape's rates as JSON\n"
+              "  --bpq_sweep_list          print the shapes and stop\n"
+              "  (with --bpq_mode=smoke: small shapes, two short rounds; a check, not a timing)");
 }
 
 } // namespace
@@ -280,12 +179,16 @@ void usage()
 extern "C" void bench_add(const char *name, const bench_ops *ops, const bench_args *args,
                           int flags)
 {
-    if (g_mode == Mode::brief && !(flags & BENCH_SHORT))
+    if (bench_sweep_on() ? !bench_sweep_keeps(name)
+                         : g_mode == Mode::brief && !(flags & BENCH_SHORT))
         return;
     if (g_peers_only && !(flags & BENCH_PEER))
         return;
-    g_cases.push_back(Case{name, *ops, *args, flags});
-    const Case *c = &g_cases.back();
+    g_cases.push_back(Case{name, *ops, *args, flags, bench_case{}});
+    Case *c = &g_cases.back();
+    c->view = bench_case{c->name.c_str(), c->ops, c->args, c->flags};
+    if (!g_side_by_side.empty() || bench_sweep_on())
+        return; // timed by alternate.c, not by Google Benchmark
     benchmark::internal::Benchmark *b =
         benchmark::RegisterBenchmark(c->name.c_str(), run_case, c);
     // The process's CPU time, all threads counted: immune to the preemption of a
@@ -302,6 +205,16 @@ extern "C" void bench_add(const char *name, const bench_ops *ops, const bench_ar
         b->MinTime(g_mode == Mode::brief ? 0.05 : 0.1);
 }
 
+extern "C" size_t bench_case_count(void)
+{
+    return g_cases.size();
+}
+
+extern "C" const bench_case *bench_case_at(size_t k)
+{
+    return &g_cases[k].view;
+}
+
 extern "C" void bench_context(const char *key, const char *value)
 {
     benchmark::AddCustomContext(key, value);
@@ -316,21 +229,30 @@ int main(int argc, char **argv)
             return 0;
         }
         if (!parse_flag(argv[i])) {
-            std::fprintf(stderr, "bench_bpq: unknown argument '%s'\n", argv[i]);
+            std::fprintf(stderr, "bench_bpq: unknown argument, or bad value: '%s'\n", argv[i]);
             usage();
             return 2;
         }
     }
+    if (bench_sweep_on())
+        bench_sweep_announce(argv[0], g_mode == Mode::smoke); // the seed comes first
     bench_context("mode", mode_name());
     bench_context("emulated", bench_emulated() ? "yes" : "no");
     bench_machine_measure(g_mode == Mode::smoke);
+    if (bench_sweep_on() && !bench_sweep_prepare())
+        return 2;
+    if (bench_sweep_on() && bench_sweep_list_only())
+        return 0;
     bench_register_all();
-    if (!g_side_by_side.empty())
-        side_by_side();
+    int status = 0;
+    if (bench_sweep_on())
+        status = bench_sweep_run();
+    else if (!g_side_by_side.empty())
+        bench_side_by_side(g_side_by_side.c_str(), g_side_by_side_out.c_str());
     else
         benchmark::RunSpecifiedBenchmarks();
     retire();
     bench_release();
     benchmark::Shutdown();
-    return 0;
+    return status;
 }

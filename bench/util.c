@@ -31,6 +31,22 @@ const bench_shape bench_shapes[] = {
 };
 const size_t bench_shape_count = sizeof bench_shapes / sizeof bench_shapes[0];
 
+/* The shapes cases are registered for: the table above, unless a sweep drew others. */
+static const bench_shape *active = bench_shapes;
+static size_t active_count = sizeof bench_shapes / sizeof bench_shapes[0];
+
+void bench_use_shapes(const bench_shape *shapes, size_t count)
+{
+    active = shapes;
+    active_count = count;
+}
+
+const bench_shape *bench_registered_shapes(size_t *count)
+{
+    *count = active_count;
+    return active;
+}
+
 float *bench_alloc(size_t n)
 {
     /* aligned_alloc wants a multiple of the alignment; at least one line. */
@@ -167,20 +183,20 @@ static void case_name(char *out, size_t len, const char *case_id, const bench_sh
 
 void bench_register_bpq(const char *case_id, const bench_ops *ops, int variant, int in_short)
 {
-    for (size_t k = 0; k < bench_shape_count; k++) {
-        if (!shape_applies(case_id, &bench_shapes[k]))
+    for (size_t k = 0; k < active_count; k++) {
+        if (!shape_applies(case_id, &active[k]))
             continue;
         for (int isa = BPQ_ISA_REFERENCE; isa <= BPQ_ISA_NEON; isa++) {
             if (!bpq_isa_supported((bpq_isa)isa))
                 continue; /* registry.c says once which ISAs are skipped */
             char impl[32], name[160];
             snprintf(impl, sizeof impl, "bpq.%s", bpq_isa_name((bpq_isa)isa));
-            case_name(name, sizeof name, case_id, &bench_shapes[k], impl);
-            bench_args args = {bench_shapes[k], isa, variant};
+            case_name(name, sizeof name, case_id, &active[k], impl);
+            bench_args args = {active[k], isa, variant};
             int flags = 0;
             if (isa == BPQ_ISA_REFERENCE)
                 flags |= BENCH_SLOW; /* double precision, naive loops: never in the short run */
-            else if (in_short && bench_shapes[k].in_short)
+            else if (in_short && active[k].in_short)
                 flags |= BENCH_SHORT;
             bench_add(name, ops, &args, flags);
         }
@@ -190,17 +206,17 @@ void bench_register_bpq(const char *case_id, const bench_ops *ops, int variant, 
 void bench_register_peer(const char *case_id, const char *impl, const bench_ops *ops, int mode,
                          int variant, int in_short, int flags)
 {
-    for (size_t k = 0; k < bench_shape_count; k++) {
-        if (!shape_applies(case_id, &bench_shapes[k]))
+    for (size_t k = 0; k < active_count; k++) {
+        if (!shape_applies(case_id, &active[k]))
             continue;
-        if ((flags & BENCH_ACTIVATION_SHAPES) && !bench_shapes[k].activation_only)
+        if ((flags & BENCH_ACTIVATION_SHAPES) && !active[k].activation_only)
             continue;
         char name[160];
-        case_name(name, sizeof name, case_id, &bench_shapes[k], impl);
-        bench_args args = {bench_shapes[k], mode, variant};
+        case_name(name, sizeof name, case_id, &active[k], impl);
+        bench_args args = {active[k], mode, variant};
         bench_add(name, ops, &args,
                   (flags & ~BENCH_ACTIVATION_SHAPES) |
-                      (in_short && bench_shapes[k].in_short ? BENCH_SHORT : 0));
+                      (in_short && active[k].in_short ? BENCH_SHORT : 0));
     }
 }
 

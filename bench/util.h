@@ -10,6 +10,13 @@
 /* The shapes benchmarked, (batch, n_in, n_out): from real models, plus batch 1 and an odd one. */
 extern const bench_shape bench_shapes[];
 extern const size_t bench_shape_count;
+/*
+ * Registers the cases for these shapes instead of the table (the sweep's
+ * drawn shapes); call before bench_register_all. The array must outlive
+ * the run. bench_registered_shapes returns those in use.
+ */
+void bench_use_shapes(const bench_shape *shapes, size_t count);
+const bench_shape *bench_registered_shapes(size_t *count);
 
 /* n floats, 64-byte aligned, or NULL. Free with free(). */
 float *bench_alloc(size_t n);
