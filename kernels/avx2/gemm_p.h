@@ -39,9 +39,9 @@
 #define BPQ_GEMM_ALWAYS_PACK_A 0 /* broadcasts read A in place just as well */
 #define BPQ_GEMM_NARROW BPQ_AVX2_NARROW
 #define BPQ_GEMM_NARROW_WS (2 * BPQ_AVX2_NARROW_KT * 16)
-#define BPQ_GEMM_TILE(op, mr, acol, g, kc, a, lda, bp, park, ldp, init, bias, fin, row, col, w)  \
-    bpq_avx2_tile_any(op, (int)(mr), (w) > 8 ? 2 : 1, acol, g, kc, a, lda, bp, park, ldp, init, \
-                      bias, fin, row, col, w)
+#define BPQ_GEMM_WIDE_ROWS BPQ_AVX2_WIDE_ROWS
+#define BPQ_GEMM_WIDE_PANELS(mr) BPQ_AVX2_WIDE_PANELS(mr)
+#define BPQ_GEMM_TILE bpq_avx2_tile_any
 #define BPQ_GEMM_PACK_B_ROWS bpq_avx2_pack_rows
 #define BPQ_GEMM_PACK_B_TRANS bpq_avx2_pack_trans
 #define BPQ_GEMM_PACK_A_ROWS bpq_avx2_pack_rows6

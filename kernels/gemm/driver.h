@@ -19,12 +19,17 @@
  *   BPQ_GEMM_ALWAYS_PACK_A     1 if the tile reads A only packed (acol = 1)
  *   BPQ_GEMM_NARROW            widest last strip left to the narrow path (0: none)
  *   BPQ_GEMM_NARROW_WS         floats of workspace the narrow path borrows
- *   BPQ_GEMM_TILE(op, mr, acol, g, kc, a, lda, bp, park, ldp, init, bias, fin, row, col, w)
- *       one tile of mr (run-time, 1..MR) rows and w (1..NR) columns: kc k
- *       steps over A (acol 0: a[m lda + k]; acol 1: a[k lda + m]) and the
- *       packed panel bp (NR floats per k step), the chains starting as init
- *       says (parked sums at park, row m at park + ldp m); then the sums are
- *       parked there again or, when fin, finished into g->c at (row, col).
+ *   BPQ_GEMM_WIDE_ROWS         M blocks of up to this many rows take wide tiles (0: none)
+ *   BPQ_GEMM_WIDE_PANELS(mr)   strips a wide tile of mr rows spans
+ *   BPQ_GEMM_TILE(op, mr, panels, acol, g, kc, a, lda, bp, ldbp, pstride, park, tstride,
+ *                 init, bias, fin, row, col, w)
+ *       one tile of mr (run-time, 1..MR) rows and w columns: one strip
+ *       (panels 1, w <= NR) or a wide tile (mr <= WIDE_ROWS, panels full
+ *       strips). kc k steps over A (acol 0: a[m lda + k]; acol 1: a[k lda +
+ *       m]) and B (strip p's NR floats of k step k at bp + p pstride + ldbp
+ *       k); the chains start as init says (parked sums: strip p's row m at
+ *       park + p tstride + NR m); then the sums are parked there again or,
+ *       when fin, finished into g->c at (row, col).
  *   BPQ_GEMM_PACK_B_ROWS(src, ld, kc, cols, dst)   kc rows of B along n
  *       (cols floats each) into ceil(cols / NR) panels of kc x NR, zero-padded
  *   BPQ_GEMM_PACK_B_TRANS(src, ld, kc, w, dst)     one panel of B = W^T from w
@@ -67,7 +72,6 @@
  */
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "gemm/gemm.h"
 #include "gemm/plan.h"
@@ -99,6 +103,7 @@ static inline bpq_gemm_shape bpq_gemm_shape_of(const int op, const bpq_gemm *g) 
     s.a_slack = BPQ_GEMM_A_SLACK;
     s.narrow_ws = BPQ_GEMM_NARROW_WS;
     s.always_pack_a = BPQ_GEMM_ALWAYS_PACK_A;
+    s.wide_cols = g->m <= BPQ_GEMM_WIDE_ROWS ? BPQ_GEMM_NR * BPQ_GEMM_WIDE_PANELS(g->m) : 0;
     return s;
 }
 
@@ -119,52 +124,110 @@ BPQ_GEMM_INLINE void bpq_gemm_pack_a(const int op, const bpq_gemm *g, const bpq_
         BPQ_GEMM_PACK_A_ROWS(g->a + at->ic * g->lda + at->pc, g->lda, at->kcur, at->mcur, ap);
 }
 
-/* Packs columns [j0, j0 + cols) of B for k block (pc, kcur) into panels at
- * bp (the forward pass: cols <= NR, one panel). */
+/* Packs columns [j0, j0 + cols) of B for k block (pc, kcur) into panels at bp. */
 BPQ_GEMM_INLINE void bpq_gemm_pack_b(const int op, const bpq_gemm *g, const bpq_gemm_at *at,
                                      size_t j0, size_t cols, float *bp) {
-    if (op == BPQ_GEMM_FORWARD)
-        BPQ_GEMM_PACK_B_TRANS(g->b + j0 * g->ldb + at->pc, g->ldb, at->kcur, cols, bp);
-    else
+    if (op != BPQ_GEMM_FORWARD) {
         BPQ_GEMM_PACK_B_ROWS(g->b + at->pc * g->ldb + j0, g->ldb, at->kcur, cols, bp);
+        return;
+    }
+    for (size_t s = 0; s < cols; s += BPQ_GEMM_NR) {
+        const size_t w = cols - s < BPQ_GEMM_NR ? cols - s : BPQ_GEMM_NR;
+        BPQ_GEMM_PACK_B_TRANS(g->b + (j0 + s) * g->ldb + at->pc, g->ldb, at->kcur, w,
+                              bp + s * at->kcur);
+    }
 }
 
-/* The tiles of columns [j0, j0 + cols) of the output block, k block at->pc,
- * from the packed panels at bp. The parked sums are kept tile by tile:
- * strip s of the block at park + s NR mcur, each row of it NR floats on. */
-BPQ_GEMM_INLINE void bpq_gemm_strips(const int op, const bpq_gemm *g, const bpq_gemm_at *at,
-                                     size_t j0, size_t cols, const float *ap, const float *bp,
-                                     float *park, const int pack_a) {
+/* Where a tile reads B: strip p's NR floats of k step k at b + p pstride + ldb k. */
+typedef struct bpq_gemm_bsrc {
+    const float *b;
+    size_t ldb, pstride;
+} bpq_gemm_bsrc;
+
+/* One tile: rows ir.. (group tile_no of packed A) of the block, columns
+ * jr.. (w of them, over `panels` strips), parked sums at park. */
+BPQ_GEMM_INLINE void bpq_gemm_tile(const int op, const bpq_gemm *g, const bpq_gemm_at *at,
+                                   size_t mr, size_t panels, size_t tile_no, size_t ir,
+                                   size_t jr, size_t w, const float *ap, bpq_gemm_bsrc b,
+                                   float *park, size_t tstride, int init, const float *bias,
+                                   int fin, const int pack_a) {
+    const size_t row = at->ic + ir;
+    if (pack_a)
+        BPQ_GEMM_TILE(op, mr, panels, 1, g, at->kcur,
+                      ap + tile_no * BPQ_GEMM_A_STRIDE(at->kcur), BPQ_GEMM_MR, b.b, b.ldb,
+                      b.pstride, park, tstride, init, bias, fin, row, jr, w);
+    else
+        BPQ_GEMM_TILE(op, mr, panels, 0, g, at->kcur, g->a + row * g->lda + at->pc, g->lda,
+                      b.b, b.ldb, b.pstride, park, tstride, init, bias, fin, row, jr, w);
+}
+
+/* The tile of rows ir.. (mr of them, group tile_no of packed A) and the
+ * `panels` strips from column offset s of the chunk at j0, k block at->pc.
+ * B: the packed panels at bp (strip s of the chunk at bp + s kcur), or,
+ * with p->b_in_place, B's rows themselves for full strips (a ragged last
+ * strip is still packed, alone at bp). The parked sums are kept tile by
+ * tile: strip s of the block at park + s NR mcur, each row of it NR floats
+ * on; with one k block nothing waits and every tile finishes from the
+ * scratch at park. */
+BPQ_GEMM_INLINE void bpq_gemm_place(const int op, const bpq_gemm *g, const bpq_gemm_plan *p,
+                                    const bpq_gemm_at *at, size_t j0, size_t cols, size_t s,
+                                    size_t panels, size_t ir, size_t mr, size_t tile_no,
+                                    const float *ap, const float *bp, float *park) {
     _Alignas(64) float bias[BPQ_GEMM_NR];
     const int init = at->pc > 0                ? BPQ_GEMM_INIT_TILE
                      : op == BPQ_GEMM_FORWARD ? BPQ_GEMM_INIT_BIAS
                                                : BPQ_GEMM_INIT_ZERO;
     const int fin = at->pc + at->kcur == g->k, single = at->kcur == g->k;
-    for (size_t s = 0; s < cols; s += BPQ_GEMM_NR) {
-        const size_t jr = j0 + s;
-        const size_t w = cols - s < BPQ_GEMM_NR ? cols - s : BPQ_GEMM_NR;
-        const float *panel = bp + s * at->kcur;
-        /* With one k block nothing waits: every tile gets the same scratch. */
-        float *strip_park = single ? park : park + (jr - at->jc) * at->mcur;
-        if (init == BPQ_GEMM_INIT_BIAS) {
-            if (w == BPQ_GEMM_NR)
-                memcpy(bias, g->bias + jr, sizeof bias);
-            else
-                for (size_t j = 0; j < BPQ_GEMM_NR; j++)
-                    bias[j] = j < w ? g->bias[jr + j] : 0.0f;
-        }
+    const size_t jr = j0 + s;
+    const size_t w = panels > 1 ? panels * BPQ_GEMM_NR
+                     : cols - s < BPQ_GEMM_NR ? cols - s : BPQ_GEMM_NR;
+    bpq_gemm_bsrc b = {bp + s * at->kcur, BPQ_GEMM_NR, at->kcur * BPQ_GEMM_NR};
+    if (p->b_in_place) {
+        if (w % BPQ_GEMM_NR == 0)
+            b.b = g->b + at->pc * g->ldb + jr, b.ldb = g->ldb, b.pstride = BPQ_GEMM_NR;
+        else
+            b.b = bp;
+    }
+    /* Full strips read the bias where it is; a ragged one, zero-padded. */
+    const float *bias_at = g->bias + jr;
+    if (init == BPQ_GEMM_INIT_BIAS && w % BPQ_GEMM_NR) {
+        for (size_t j = 0; j < BPQ_GEMM_NR; j++)
+            bias[j] = j < w ? g->bias[jr + j] : 0.0f;
+        bias_at = bias;
+    }
+    if (single)
+        bpq_gemm_tile(op, g, at, mr, panels, tile_no, ir, jr, w, ap, b, park, BPQ_GEMM_NR * mr,
+                      init, bias_at, fin, p->pack_a);
+    else
+        bpq_gemm_tile(op, g, at, mr, panels, tile_no, ir, jr, w, ap, b,
+                      park + (jr - at->jc) * at->mcur + ir * BPQ_GEMM_NR, BPQ_GEMM_NR * at->mcur,
+                      init, bias_at, fin, p->pack_a);
+}
+
+/* Every tile of columns [j0, j0 + cols) of the output block, k block at->pc.
+ * Strips outside the rows, so that a strip's panel serves every tile from
+ * L1; or rows outside the strips (short k blocks, see plan.h, and blocks
+ * of a few rows, whose wide tiles span several strips). */
+BPQ_GEMM_INLINE void bpq_gemm_strips(const int op, const bpq_gemm *g, const bpq_gemm_plan *p,
+                                     const bpq_gemm_at *at, size_t j0, size_t cols,
+                                     const float *ap, const float *bp, float *park) {
+    const size_t wide = at->mcur <= BPQ_GEMM_WIDE_ROWS ? BPQ_GEMM_WIDE_PANELS(at->mcur) : 1;
+    if (p->rows_inner || wide > 1) {
         size_t tile_no = 0;
         for (size_t ir = 0, mr; ir < at->mcur; ir += mr, tile_no++) {
             mr = bpq_gemm_tile_rows(at->mcur - ir, BPQ_GEMM_MR, BPQ_GEMM_MIN_ROWS);
-            const size_t row = at->ic + ir;
-            float *tile = single ? strip_park : strip_park + ir * BPQ_GEMM_NR;
-            if (pack_a)
-                BPQ_GEMM_TILE(op, mr, 1, g, at->kcur, ap + tile_no * BPQ_GEMM_A_STRIDE(at->kcur),
-                              BPQ_GEMM_MR, panel, tile, BPQ_GEMM_NR, init, bias, fin, row, jr,
-                              w);
-            else
-                BPQ_GEMM_TILE(op, mr, 0, g, at->kcur, g->a + row * g->lda + at->pc, g->lda,
-                              panel, tile, BPQ_GEMM_NR, init, bias, fin, row, jr, w);
+            for (size_t s = 0, panels; s < cols; s += panels * BPQ_GEMM_NR) {
+                panels = cols - s >= wide * BPQ_GEMM_NR ? wide : 1;
+                bpq_gemm_place(op, g, p, at, j0, cols, s, panels, ir, mr, tile_no, ap, bp, park);
+            }
+        }
+        return;
+    }
+    for (size_t s = 0; s < cols; s += BPQ_GEMM_NR) {
+        size_t tile_no = 0;
+        for (size_t ir = 0, mr; ir < at->mcur; ir += mr, tile_no++) {
+            mr = bpq_gemm_tile_rows(at->mcur - ir, BPQ_GEMM_MR, BPQ_GEMM_MIN_ROWS);
+            bpq_gemm_place(op, g, p, at, j0, cols, s, 1, ir, mr, tile_no, ap, bp, park);
         }
     }
 }
@@ -173,8 +236,7 @@ BPQ_GEMM_INLINE void bpq_gemm_strips(const int op, const bpq_gemm *g, const bpq_
 BPQ_GEMM_INLINE void bpq_gemm_run(const int op, const bpq_gemm *g, const bpq_gemm_plan *p,
                                   float *ws) {
     const size_t M = g->m, K = g->k, N = bpq_gemm_strip_cols(g->n);
-    /* The forward pass packs one panel at a time (plan.c), a constant here. */
-    const size_t nb = op == BPQ_GEMM_FORWARD ? BPQ_GEMM_NR : p->nb;
+    const size_t nb = p->nb;
     float *const bp = ws + p->b_off, *const ap = ws + p->a_off, *const park = ws + p->park_off;
     bpq_gemm_at at;
     for (at.ic = 0; at.ic < M; at.ic += p->mc) {
@@ -188,8 +250,12 @@ BPQ_GEMM_INLINE void bpq_gemm_run(const int op, const bpq_gemm *g, const bpq_gem
                 const size_t end = at.jc + at.ncur;
                 for (size_t jb = at.jc; jb < end; jb += nb) {
                     const size_t cols = end - jb < nb ? end - jb : nb;
-                    bpq_gemm_pack_b(op, g, &at, jb, cols, bp);
-                    bpq_gemm_strips(op, g, &at, jb, cols, ap, bp, park, p->pack_a);
+                    if (!p->b_in_place)
+                        bpq_gemm_pack_b(op, g, &at, jb, cols, bp);
+                    else if (cols % BPQ_GEMM_NR) /* only the ragged strip */
+                        bpq_gemm_pack_b(op, g, &at, jb + cols / BPQ_GEMM_NR * BPQ_GEMM_NR,
+                                        cols % BPQ_GEMM_NR, bp);
+                    bpq_gemm_strips(op, g, p, &at, jb, cols, ap, bp, park);
                 }
             }
         }
