@@ -43,6 +43,7 @@ typedef struct bpq_gemm {
     bpq_act act;          /* forward and BP2 */
     int mean, accumulate; /* BP4 */
     size_t batch;         /* BP4: the divisor of the mean */
+    int trans_c;          /* BP4 run as dW^T = x^T delta: C[m,n] = c[n ldc + m] (driver.h) */
 } bpq_gemm;
 
 /*

@@ -122,6 +122,7 @@ typedef struct bpq_gemm_plan {
 #define BPQ_PLAN_KC_MIN 16
 #define BPQ_PLAN_KC_MAX 1024
 #define BPQ_PLAN_KC_OUTPUT 64 /* k blocks up to this long are bound by the output */
+#define BPQ_PLAN_KC_STREAMS 32 /* B rows read at once in place from beyond the L2 */
 
 /* gcd(a, b); when b is a power of two (a way of every common cache) that
  * is the lowest set bit of a, capped at b. */
@@ -239,6 +240,29 @@ static inline void bpq_gemm_make_plan(const bpq_caches *c, const bpq_gemm_shape 
     size_t kc_max = bpq_plan_down_to(l1_use / (2 * (s->nr + s->mr) * f), 16);
     if (kc_max > BPQ_PLAN_KC_MAX)
         kc_max = BPQ_PLAN_KC_MAX;
+    /* One row of tiles (M <= MR) reuses no panel of B from L1: each panel
+     * serves one tile. When W is too big to stay in the L3 between calls
+     * (past an eighth of this core's share: the other layers' data and the
+     * activations compete for it), the forward pass then sizes its k block
+     * to a quarter of the L2 instead, so that W's rows are read from memory
+     * in runs of several KiB rather than kc-float pieces a row apart (3 x
+     * 10312 x 13248 ran 1.8 times faster so; with W in the L2 or the L3 the
+     * L1-sized panel stays faster: 2 x 3784 x 447 lost 17%). BP2 and BP4 read B in
+     * place for such M (see b_in_place below): a tile walks one B row per k step,
+     * each row its own stream for the hardware prefetchers (a page apart at
+     * n >= 1024), which follow a few dozen streams at most; so such a k
+     * block is cut to BPQ_PLAN_KC_STREAMS rows, read across all of N (BP2
+     * 4 x 7348 x 859 and 12 x 4096 x 4096 ran twice as fast). */
+    const int few_rows = s->m <= s->mr;
+    const int b_far = s->k * s->n_full * f > c->l2 / 2;
+    if (few_rows && s->op == BPQ_GEMM_FORWARD && s->k * s->n_full * f > c->l3 / 8) {
+        const size_t cols = s->wide_cols > s->nr ? s->wide_cols : s->nr;
+        size_t kc_l2 = bpq_plan_down_to(c->l2 / 4 / ((cols + s->mr) * f), 16);
+        kc_max = kc_l2 > kc_max ? kc_l2 : kc_max;
+    } else if (s->op != BPQ_GEMM_FORWARD && s->m <= 2 * s->mr && b_far &&
+               kc_max > BPQ_PLAN_KC_STREAMS) {
+        kc_max = BPQ_PLAN_KC_STREAMS;
+    }
     /* The L2 shares follow the kc actually used (a short K leaves room for more rows). */
     size_t kc = bpq_gemm_split(s->k, kc_max, 8);
     kc = kc > s->k ? s->k : kc;
