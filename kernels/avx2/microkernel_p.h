@@ -38,6 +38,7 @@ BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nvec, const int ac
                                       const float *a, size_t lda, const float *bp, size_t ldbp,
                                       size_t pstride, const float *park, size_t tstride,
                                       int init, const float *bias, __m256 c[6][12]) {
+    /* [avx2-ukernel] */
 #pragma GCC unroll 6
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 12
@@ -78,6 +79,7 @@ BPQ_AVX2_INLINE void bpq_avx2_ukernel(const int mr, const int nvec, const int ac
             }
         }
     }
+    /* [avx2-ukernel] */
 }
 
 #endif /* BPQ_AVX2_MICROKERNEL_P_H */

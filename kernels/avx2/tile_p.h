@@ -48,6 +48,7 @@ BPQ_AVX2_INLINE void bpq_avx2_tile(const int op, const int mr, const int nvec, c
                                    size_t row, size_t col, size_t w) {
     __m256 c[6][12];
     bpq_avx2_ukernel(mr, nvec, acol, kc, a, lda, bp, ldbp, pstride, park, tstride, init, bias, c);
+    /* [avx2-park-or-finish] */
 #pragma GCC unroll 6
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 12
@@ -62,6 +63,7 @@ BPQ_AVX2_INLINE void bpq_avx2_tile(const int op, const int mr, const int nvec, c
                                      bpq_avx2_finish(op, g, c[m][t], x));
             }
         }
+    /* [avx2-park-or-finish] */
 }
 
 /* Picks the instantiation for a run-time mr (1..6) and, for one panel, w

@@ -284,6 +284,7 @@ BPQ_GEMM_INLINE void bpq_gemm_run(const int op, const bpq_gemm *g, const bpq_gem
     const size_t nb = p->nb;
     float *const bp = ws + p->b_off, *const ap = ws + p->a_off, *const park = ws + p->park_off;
     bpq_gemm_at at;
+    /* [gemm-loop-nest] */
     for (at.ic = 0; at.ic < M; at.ic += p->mc) {
         at.mcur = M - at.ic < p->mc ? M - at.ic : p->mc;
         for (at.jc = 0; at.jc < N; at.jc += p->nc) {
@@ -312,11 +313,13 @@ BPQ_GEMM_INLINE void bpq_gemm_run(const int op, const bpq_gemm *g, const bpq_gem
             for (size_t r = at.ic; r < at.ic + at.mcur; r++)
                 BPQ_GEMM_SOFTMAX_ROW(g->c + r * g->ldc, g->n);
     }
+    /* [gemm-loop-nest] */
 }
 
 /* Plans call g, finds its workspace (stack, else heap, else stack with a
  * smaller plan) and runs it. */
 BPQ_GEMM_INLINE void bpq_gemm_entry(const int op, const bpq_gemm *g) {
+    /* [gemm-workspace] */
     _Alignas(64) float stack_ws[BPQ_GEMM_STACK_FLOATS];
     bpq_gemm t;
     if (bpq_gemm_transposes(op, g)) {
@@ -339,6 +342,7 @@ BPQ_GEMM_INLINE void bpq_gemm_entry(const int op, const bpq_gemm *g) {
     }
     bpq_gemm_run(op, g, &p, ws);
     free(heap);
+    /* [gemm-workspace] */
 }
 
 /*
