@@ -158,6 +158,16 @@ static inline size_t bpq_plan_isqrt(size_t n) {
     return x;
 }
 
+/* Bytes of B, and whether BP2's and BP4's tiles read B's full strips in
+ * place: when one or two tiles' rows use it, packing is not worth a pass
+ * (see b_in_place in bpq_plan_with). */
+static inline size_t bpq_plan_b_bytes(const bpq_gemm_shape *s) {
+    return s->k * s->n_full * sizeof(float);
+}
+static inline int bpq_plan_b_in_place(const bpq_gemm_shape *s) {
+    return s->op != BPQ_GEMM_FORWARD && s->m <= 2 * s->mr;
+}
+
 /* Block sizes and workspace for the given upper limits (floats for the
  * parked sums, rows of A, columns of packed B). */
 static inline void bpq_plan_with(const bpq_caches *c, const bpq_gemm_shape *s, size_t kc_max,
@@ -197,7 +207,7 @@ static inline void bpq_plan_with(const bpq_caches *c, const bpq_gemm_shape *s, s
     }
     /* Panel by panel unless B is too big for the L2, when its rows are worth
      * reading in long runs (each panel is then still in L1 for its tiles). */
-    const int b_small = s->k * s->n_full * f <= c->l2 / 2;
+    const int b_small = bpq_plan_b_bytes(s) <= c->l2 / 2;
     p->nb = s->op == BPQ_GEMM_FORWARD || b_small ? s->nr : bpq_plan_down_to(nb_max, s->nr);
     /* Short k blocks: the output's traffic outweighs the multiply (see the
      * top), so a chunk of B that fits half the L1 is packed whole and each
@@ -217,7 +227,7 @@ static inline void bpq_plan_with(const bpq_caches *c, const bpq_gemm_shape *s, s
      * B rows run along n, so its full strips are read in place. (Packed in
      * chunks, BP4 451 x 1213 x 3 and 512 x 1024 x 1 ran at 55-45% of the
      * speed they have in place.) */
-    p->b_in_place = s->op != BPQ_GEMM_FORWARD && s->m <= 2 * s->mr;
+    p->b_in_place = bpq_plan_b_in_place(s);
 
     const size_t groups = (p->mc + s->mr - 1) / s->mr;
     const size_t b_floats = bpq_plan_round16(p->nb * p->kc);
@@ -253,14 +263,12 @@ static inline void bpq_gemm_make_plan(const bpq_caches *c, const bpq_gemm_shape 
      * n >= 1024), which follow a few dozen streams at most; so such a k
      * block is cut to BPQ_PLAN_KC_STREAMS rows, read across all of N (BP2
      * 4 x 7348 x 859 and 12 x 4096 x 4096 ran twice as fast). */
-    const int few_rows = s->m <= s->mr;
-    const int b_far = s->k * s->n_full * f > c->l2 / 2;
-    if (few_rows && s->op == BPQ_GEMM_FORWARD && s->k * s->n_full * f > c->l3 / 8) {
+    const size_t b_bytes = bpq_plan_b_bytes(s);
+    if (s->op == BPQ_GEMM_FORWARD && s->m <= s->mr && b_bytes > c->l3 / 8) {
         const size_t cols = s->wide_cols > s->nr ? s->wide_cols : s->nr;
         size_t kc_l2 = bpq_plan_down_to(c->l2 / 4 / ((cols + s->mr) * f), 16);
         kc_max = kc_l2 > kc_max ? kc_l2 : kc_max;
-    } else if (s->op != BPQ_GEMM_FORWARD && s->m <= 2 * s->mr && b_far &&
-               kc_max > BPQ_PLAN_KC_STREAMS) {
+    } else if (bpq_plan_b_in_place(s) && b_bytes > c->l2 / 2 && kc_max > BPQ_PLAN_KC_STREAMS) {
         kc_max = BPQ_PLAN_KC_STREAMS;
     }
     /* The L2 shares follow the kc actually used (a short K leaves room for more rows). */
