@@ -39,19 +39,23 @@
 BPQ_NEON_INLINE void bpq_neon_ukernel(const int mr, size_t kc, const float *a, const float *b,
                                       size_t ldb, const float *park, int init, const float *bias,
                                       float32x4_t c[8][3]) {
+    /* The chains live in a local array of constant indices only, which the
+     * compiler keeps in registers; written through c inside the loop, GCC
+     * stored all 24 to the stack at every k step. */
+    float32x4_t r[8][3];
 #pragma GCC unroll 8
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 3
         for (int t = 0; t < 3; t++)
-            c[m][t] = init == BPQ_GEMM_INIT_TILE   ? vld1q_f32(park + 12 * m + 4 * t)
+            r[m][t] = init == BPQ_GEMM_INIT_TILE   ? vld1q_f32(park + 12 * m + 4 * t)
                       : init == BPQ_GEMM_INIT_BIAS ? vld1q_f32(bias + 4 * t)
                                                    : vdupq_n_f32(0.0f);
     /* Lane indices must be literal constants, hence one line per row. */
 #define BPQ_NEON_ROW(m, av, l)                                                                 \
     if (mr > (m)) {                                                                            \
-        c[m][0] = vfmaq_laneq_f32(c[m][0], b0, av, l);                                         \
-        c[m][1] = vfmaq_laneq_f32(c[m][1], b1, av, l);                                         \
-        c[m][2] = vfmaq_laneq_f32(c[m][2], b2, av, l);                                         \
+        r[m][0] = vfmaq_laneq_f32(r[m][0], b0, av, l);                                         \
+        r[m][1] = vfmaq_laneq_f32(r[m][1], b1, av, l);                                         \
+        r[m][2] = vfmaq_laneq_f32(r[m][2], b2, av, l);                                         \
     }
     for (const float *end = a + 8 * kc; a != end; a += 8, b += ldb) {
         const float32x4_t a0 = vld1q_f32(a);
@@ -67,6 +71,11 @@ BPQ_NEON_INLINE void bpq_neon_ukernel(const int mr, size_t kc, const float *a, c
         BPQ_NEON_ROW(7, a1, 3)
     }
 #undef BPQ_NEON_ROW
+#pragma GCC unroll 8
+    for (int m = 0; m < mr; m++)
+#pragma GCC unroll 3
+        for (int t = 0; t < 3; t++)
+            c[m][t] = r[m][t];
 }
 /* [neon-ukernel] */
 
