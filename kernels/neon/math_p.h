@@ -63,14 +63,16 @@ BPQ_NEON_INLINE float32x4_t bpq_neon_exp(float32x4_t x) {
      * arithmetic shift is floor(k / 2). p lies in [0.7, 1.5] and k1 in
      * [-75, 63], so p * 2^k1 is a normal number and exact: adding k1 to p's
      * exponent field is that multiplication. Then * 2^k2 rounds once, as in
-     * scalar. Branch-free: always the two steps. */
+     * scalar. Branch-free: always the two steps. The exponent arithmetic
+     * is done on unsigned lanes: GCC's vaddq_s32 is a C addition of signed
+     * vectors, whose overflow (in NaN lanes of log) UBSan rightly reports. */
     const int32x4_t k = vcvtq_s32_f32(n);
     const int32x4_t k1 = vshrq_n_s32(k, 1);
-    const int32x4_t k2 = vsubq_s32(k, k1);
-    const float32x4_t pk1 =
-        vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), vshlq_n_s32(k1, 23)));
+    const uint32x4_t k2 = vreinterpretq_u32_s32(vsubq_s32(k, k1));
+    const float32x4_t pk1 = vreinterpretq_f32_u32(
+        vaddq_u32(vreinterpretq_u32_f32(p), vshlq_n_u32(vreinterpretq_u32_s32(k1), 23)));
     const float32x4_t s2 =
-        vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k2, vdupq_n_s32(127)), 23));
+        vreinterpretq_f32_u32(vshlq_n_u32(vaddq_u32(k2, vdupq_n_u32(127)), 23));
     return vmulq_f32(pk1, s2);
 }
 
@@ -82,13 +84,14 @@ BPQ_NEON_INLINE float32x4_t bpq_neon_log(float32x4_t x) {
      * exponent exactly when the mantissa m is above SQRT2: the exponent
      * field is then scalar's k + 127 with its +1, and the low bits give
      * back m (halved when the carry happened, which is exact). */
-    const int32_t sqrt2_bits = 0x3504f3;
-    const int32_t carry = 0x7fffff - sqrt2_bits;
-    const int32x4_t t = vaddq_s32(vreinterpretq_s32_f32(x), vdupq_n_s32(carry));
-    const int32x4_t b = vandq_s32(t, vdupq_n_s32(0x7fffff));
+    const uint32_t sqrt2_bits = 0x3504f3;
+    const uint32_t carry = 0x7fffff - sqrt2_bits;
+    const uint32x4_t t = vaddq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(carry));
+    const uint32x4_t b = vandq_u32(t, vdupq_n_u32(0x7fffff));
     const float32x4_t m =
-        vreinterpretq_f32_s32(vaddq_s32(b, vdupq_n_s32(0x3f800000 - carry)));
-    const int32x4_t k = vsubq_s32(vshrq_n_s32(t, 23), vdupq_n_s32(127)); /* t > 0 */
+        vreinterpretq_f32_u32(vaddq_u32(b, vdupq_n_u32(0x3f800000 - carry)));
+    /* t's exponent field is below 255 in every non-NaN lane, so k fits. */
+    const int32x4_t k = vsubq_s32(vreinterpretq_s32_u32(vshrq_n_u32(t, 23)), vdupq_n_s32(127));
     const float32x4_t f = vsubq_f32(m, vdupq_n_f32(1.0f));
     const float32x4_t s = vdivq_f32(f, vaddq_f32(vdupq_n_f32(2.0f), f));
     const float32x4_t z = vmulq_f32(s, s);
