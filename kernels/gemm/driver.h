@@ -39,6 +39,8 @@
  *       Both write one group per tile, as bpq_gemm_tile_rows cuts the rows,
  *       group t at dst + t (MR kc + A_SLACK), k step k of it at + MR k.
  *   BPQ_GEMM_NARROW_RUN(op, g, r0, r1, j0, ws)     columns [j0, n) of rows [r0, r1)
+ *       (only when BPQ_GEMM_NARROW > 0; with BPQ_GEMM_ALWAYS_PACK_A 1 the
+ *       tile is only ever called with acol = 1)
  *   BPQ_GEMM_SOFTMAX_ROW(row, n)
  *
  * The loop nest, outside in (kc, mc, nc, nb from the plan, gemm/plan.c):
@@ -198,13 +200,15 @@ BPQ_GEMM_INLINE void bpq_gemm_tile(const int op, const bpq_gemm *g, const bpq_ge
                                    float *park, size_t tstride, int init, const float *bias,
                                    int fin, const int pack_a) {
     const size_t row = at->ic + ir;
-    if (pack_a)
+    if (pack_a || BPQ_GEMM_ALWAYS_PACK_A)
         BPQ_GEMM_TILE(op, mr, panels, 1, g, at->kcur,
                       ap + tile_no * BPQ_GEMM_A_STRIDE(at->kcur), BPQ_GEMM_MR, b.b, b.ldb,
                       b.pstride, park, tstride, init, bias, fin, row, jr, w);
+#if !BPQ_GEMM_ALWAYS_PACK_A /* the plan packs A for such a tile, so it has no in-place path */
     else
         BPQ_GEMM_TILE(op, mr, panels, 0, g, at->kcur, g->a + row * g->lda + at->pc, g->lda,
                       b.b, b.ldb, b.pstride, park, tstride, init, bias, fin, row, jr, w);
+#endif
 }
 
 /* The tile of rows ir.. (mr of them, group tile_no of packed A) and the
@@ -306,8 +310,10 @@ BPQ_GEMM_INLINE void bpq_gemm_run(const int op, const bpq_gemm *g, const bpq_gem
             }
         }
         /* The narrow columns borrow the workspace, idle once the strips are done. */
+#if BPQ_GEMM_NARROW /* else N is all of n, and the ISA has no narrow path to name */
         if (N < g->n)
             BPQ_GEMM_NARROW_RUN(op, g, at.ic, at.ic + at.mcur, N, ws);
+#endif
         /* Softmax needs whole rows: complete once every column of the block is. */
         if (op == BPQ_GEMM_FORWARD && g->act == BPQ_ACT_SOFTMAX)
             for (size_t r = at.ic; r < at.ic + at.mcur; r++)
