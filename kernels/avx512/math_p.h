@@ -14,6 +14,7 @@
  *   bpq_avx512_mask(k)             lanes 0..k-1 of a __mmask16 (k <= 16)
  *   bpq_avx512_rowsum_finish(p)    canon.h's fixed tree over the 16 partials
  *                                  held in one register (lane j = partial j)
+ *   bpq_avx512_store_first(p, k, v) lanes 0..k-1 of v with plain stores
  *   bpq_avx512_softmax_row(row, n) bpq_avx512_act_row(act, row, n)
  * Masked loads never fault on the lanes they leave out, and masked stores
  * never write them, so tails need no scalar code.
@@ -158,6 +159,37 @@ static inline __m512 bpq_avx512_dact(bpq_act act, __m512 a) {
     }
 }
 
+/* Stores lanes 0..k-1 of v to p (k <= 16) with plain stores of 8, 4, 2
+ * and 1 floats. Used where a later load soon reads near p (the next row
+ * of a short-row loop): a load that overlaps the 64 bytes a masked store
+ * spans, even only its masked-off lanes, cannot take its data from that
+ * store and waits until the store has left the core. */
+static inline void bpq_avx512_store_first(float *p, size_t k, __m512 v) {
+    if (k >= 16) {
+        _mm512_storeu_ps(p, v);
+        return;
+    }
+    __m256 y = _mm512_castps512_ps256(v);
+    if (k & 8) {
+        _mm256_storeu_ps(p, y);
+        y = _mm512_extractf32x8_ps(v, 1);
+        p += 8;
+    }
+    __m128 x = _mm256_castps256_ps128(y);
+    if (k & 4) {
+        _mm_storeu_ps(p, x);
+        x = _mm256_extractf128_ps(y, 1);
+        p += 4;
+    }
+    if (k & 2) {
+        _mm_storel_pi((__m64 *)(void *)p, x);
+        x = _mm_movehl_ps(x, x);
+        p += 2;
+    }
+    if (k & 1)
+        _mm_store_ss(p, x);
+}
+
 /* The fixed tree of canon.h: p[i] += p[i+w] for w = 8, 4, 2, 1. */
 static inline float bpq_avx512_rowsum_finish(__m512 p) {
     const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(p), _mm512_extractf32x8_ps(p, 1));
@@ -198,8 +230,8 @@ static inline void bpq_avx512_softmax_row(float *row, size_t n) {
     const __m512 s = _mm512_set1_ps(bpq_avx512_rowsum_finish(acc));
     for (size_t j = 0; j < full; j += 16)
         _mm512_storeu_ps(row + j, _mm512_div_ps(_mm512_loadu_ps(row + j), s));
-    if (rem)
-        _mm512_mask_storeu_ps(row + full, km, _mm512_div_ps(t, s));
+    if (rem) /* plain stores: the next row's loads would wait on a masked one */
+        bpq_avx512_store_first(row + full, rem, _mm512_div_ps(t, s));
 }
 
 static inline void bpq_avx512_act_row(bpq_act act, float *row, size_t n) {
