@@ -20,10 +20,13 @@
 
 /*
  * One tile of mr rows (mr <= 12) and nvec vectors of 16 columns (mr nvec
- * <= 24), over kc k steps, into the accumulators c[m][t] (inlined, so they
+ * <= 24), over kc k steps, into the accumulators c[m * nvec + t] (inlined, so they
  * live in registers).
  *   A[m, k] is a[m lda + k] (acol = 0) or a[k lda + m] (acol = 1).
  *   B: vector t of k step k at bp + (t / 2) pstride + 16 (t % 2) + ldbp k.
+ *   c is one flat array of 24 (c[m nvec + t]), not [12][24]: an
+ *   unoptimised build keeps every inlined copy's array on the stack, and
+ *   288 zmm per tile overflowed the sanitizer build's stack.
  *   init: the parked sums (vector t of row m at park + (t / 2) tstride +
  *   32 m + 16 (t % 2)), +0, or the bias (16 t on).
  * A 12 x 32 tile loads its 2 B vectors and broadcasts one A value at a
@@ -34,12 +37,12 @@ BPQ_AVX512_INLINE void bpq_avx512_ukernel(const int mr, const int nvec, const in
                                           size_t kc, const float *a, size_t lda,
                                           const float *bp, size_t ldbp, size_t pstride,
                                           const float *park, size_t tstride, int init,
-                                          const float *bias, __m512 c[12][24]) {
+                                          const float *bias, __m512 c[24]) {
 #pragma GCC unroll 12
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 24
         for (int t = 0; t < nvec; t++)
-            c[m][t] = init == BPQ_GEMM_INIT_TILE
+            c[m * nvec + t] = init == BPQ_GEMM_INIT_TILE
                           ? _mm512_loadu_ps(park + (size_t)(t / 2) * tstride + 32 * m +
                                             16 * (t % 2))
                       : init == BPQ_GEMM_INIT_BIAS ? _mm512_loadu_ps(bias + 16 * t)
@@ -62,7 +65,7 @@ BPQ_AVX512_INLINE void bpq_avx512_ukernel(const int mr, const int nvec, const in
                 const __m512 av = _mm512_set1_ps(*p);
 #pragma GCC unroll 2
                 for (int t = 0; t < nvec; t++)
-                    c[m][t] = _mm512_fmadd_ps(av, b[t], c[m][t]);
+                    c[m * nvec + t] = _mm512_fmadd_ps(av, b[t], c[m * nvec + t]);
             }
         } else {
             __m512 av[3];
@@ -74,7 +77,7 @@ BPQ_AVX512_INLINE void bpq_avx512_ukernel(const int mr, const int nvec, const in
                 const __m512 b = _mm512_loadu_ps(bk + (size_t)(t / 2) * pstride + 16 * (t % 2));
 #pragma GCC unroll 3
                 for (int m = 0; m < mr; m++)
-                    c[m][t] = _mm512_fmadd_ps(av[m], b, c[m][t]);
+                    c[m * nvec + t] = _mm512_fmadd_ps(av[m], b, c[m * nvec + t]);
             }
         }
     }

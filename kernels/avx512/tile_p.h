@@ -45,7 +45,7 @@ BPQ_AVX512_INLINE void bpq_avx512_tile(const int op, const int mr, const int nve
                                        size_t pstride, float *park, size_t tstride, int init,
                                        const float *bias, int fin, size_t row, size_t col,
                                        size_t w) {
-    __m512 c[12][24];
+    __m512 c[24];
     bpq_avx512_ukernel(mr, nvec, acol, kc, a, lda, bp, ldbp, pstride, park, tstride, init, bias,
                        c);
 #pragma GCC unroll 12
@@ -54,13 +54,13 @@ BPQ_AVX512_INLINE void bpq_avx512_tile(const int op, const int mr, const int nve
         for (int t = 0; t < nvec; t++) {
             if (!fin) {
                 _mm512_storeu_ps(park + (size_t)(t / 2) * tstride + 32 * m + 16 * (t % 2),
-                                 c[m][t]);
+                                 c[m * nvec + t]);
             } else {
                 const size_t r = row + (size_t)m;
                 const float *src = bpq_avx512_finish_src(op, g, r, col);
                 const __m512 x = src ? bpq_avx512_strip_load(src, w, t) : _mm512_setzero_ps();
                 bpq_avx512_strip_store(g->c + r * g->ldc + col, w, t,
-                                       bpq_avx512_finish(op, g, c[m][t], x));
+                                       bpq_avx512_finish(op, g, c[m * nvec + t], x));
             }
         }
 }
