@@ -55,7 +55,10 @@ static size_t make_shapes(int eq, shape *out)
         {1, 1024, 70}, {1, 2050, 40},  {1, 1030, 33},  {1, 341, 100},  {1, 3072, 40},
         /* BP1's short-row loss path (16-term groups over several chunks,
          * rows under 8) and BP3's row blocks over two panels */
-        {45, 7, 60},   {300, 11, 5},   {9, 5, 2053}};
+        {45, 7, 60},   {300, 11, 5},   {9, 5, 2053},
+        /* BP2 of 1 to 4 outputs per row over long chains, which the GEMM
+         * driver runs transposed (gemm/driver.h, bpq_gemm_transposes) */
+        {40, 150, 1},  {70, 300, 2},   {33, 129, 4}};
     int nd = eq_ndims[eq];
     const size_t *base = nd == 3 ? base3 : base2;
     size_t count = 0;
