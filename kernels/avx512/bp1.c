@@ -125,7 +125,9 @@ BPQ_BP1_FLAT float delta_loss_row(size_t n, bpq_loss loss, bpq_act act, const fl
         const __mmask16 k = bpq_avx512_mask(n - j);
         const __m512 av = _mm512_maskz_loadu_ps(k, a + j), yv = _mm512_maskz_loadu_ps(k, y + j);
         acc = _mm512_mask_add_ps(acc, k, acc, loss_term(loss, av, yv));
-        _mm512_mask_storeu_ps(delta + j, k, delta_of(loss, act, av, yv));
+        /* plain stores: the next row's loads would wait on a masked one
+         * if they touched the 64 bytes it spans (math_p.h) */
+        bpq_avx512_store_first(delta + j, n - j, delta_of(loss, act, av, yv));
     }
     return bpq_avx512_rowsum_finish(acc);
 }
@@ -221,7 +223,7 @@ BPQ_BP1_FLAT void delta_terms(size_t count, bpq_loss loss, bpq_act act, const fl
         const __mmask16 k = bpq_avx512_mask(count - j);
         const __m512 av = _mm512_maskz_loadu_ps(k, a + j), yv = _mm512_maskz_loadu_ps(k, y + j);
         _mm512_store_ps(t + j, stored_term(loss, av, yv));
-        _mm512_mask_storeu_ps(delta + j, k, delta_of(loss, act, av, yv));
+        bpq_avx512_store_first(delta + j, count - j, delta_of(loss, act, av, yv));
     }
 }
 
@@ -294,8 +296,13 @@ BPQ_BP1_FLAT double short_rows(size_t batch, size_t n, int blocks, bpq_loss loss
             for (size_t i = 0; i < 16; i++)
                 total += (double)sums[i];
         }
-        if (g < rows) {
-            /* 1..15 rows left: the missing rows repeat the last one, and
+        if (g < rows && rows - g < 8) {
+            /* A few rows left (all of a small batch): the tree of each row
+             * on its own costs less than the 16-row tree over copies. */
+            for (; g < rows; g++)
+                total += (double)bpq_avx512_rowsum_finish(row_partials(t + g * n, blocks, km));
+        } else if (g < rows) {
+            /* 8..15 rows left: the missing rows repeat the last one, and
              * their sums are not used. */
             const size_t valid = rows - g;
             __m512 q[16];
